@@ -1,0 +1,83 @@
+"""Frame-level acoustic features of speech: loudness and pitch, vectorised numpy.
+
+Used by the built-in speech engine (Speech.features), the speaker mapper (pitch of a reference
+recording) and, later, evaluation.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SILENCE_DB = -60.0
+_BLOCK = 2048  # frames processed at once, so hours of audio never make one huge array
+
+
+def _frames(audio: np.ndarray, hop: int, win: int) -> np.ndarray:
+    """[T, win] frames centred on t * hop, zero padded at the ends, T = ceil(len / hop)."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    count = max(1, int(np.ceil(len(audio) / hop)))
+    padded = np.pad(audio, (win // 2, win // 2 + count * hop - len(audio) + 1))
+    view = np.lib.stride_tricks.sliding_window_view(padded, win)
+    return view[: count * hop : hop][:count]
+
+
+def energy_db(audio: np.ndarray, sample_rate: int, rate: float = 100.0) -> np.ndarray:
+    """RMS level in dBFS per frame at `rate` Hz (window two hops), floored at SILENCE_DB."""
+    hop = int(round(sample_rate / rate))
+    frames = _frames(audio, hop, 2 * hop)
+    rms = np.concatenate([np.sqrt(np.mean(frames[i:i + _BLOCK].astype(np.float64) ** 2, axis=1) + 1e-12)
+                          for i in range(0, len(frames), _BLOCK)])
+    return np.maximum(20.0 * np.log10(rms), SILENCE_DB).astype(np.float32)
+
+
+def pitch_hz(audio: np.ndarray, sample_rate: int, rate: float = 100.0, fmin: float = 60.0, fmax: float = 420.0,
+             threshold: float = 0.4) -> np.ndarray:
+    """Fundamental frequency per frame by normalised autocorrelation (0 where unvoiced or silent)."""
+    hop = int(round(sample_rate / rate))
+    win = int(round(sample_rate * 0.04))
+    frames = _frames(audio, hop, win)
+    lo, hi = int(sample_rate / fmax), min(int(sample_rate / fmin), win - 2)
+    loud = energy_db(audio, sample_rate, rate)[: len(frames)] > -45.0
+    f0 = np.concatenate([_block_pitch(frames[i:i + _BLOCK], sample_rate, lo, hi, threshold)
+                         for i in range(0, len(frames), _BLOCK)])
+    return np.where(loud, f0, 0.0).astype(np.float32)
+
+
+def _block_pitch(frames: np.ndarray, sample_rate: int, lo: int, hi: int, threshold: float) -> np.ndarray:
+    win = frames.shape[1]
+    frames = frames.astype(np.float64)
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    n_fft = 1 << int(np.ceil(np.log2(2 * win)))
+    spec = np.fft.rfft(frames, n_fft, axis=1)
+    acf = np.fft.irfft(np.abs(spec) ** 2, n_fft, axis=1)[:, :win]
+    acf = acf / np.maximum(acf[:, :1], 1e-12)  # biased: longer lags weigh less, which avoids octave-down errors
+    band = acf[:, lo:hi]
+    best = np.argmax(band, axis=1)
+    peak = band[np.arange(len(band)), best]
+    lag = best + lo
+    # parabolic refinement of the peak position
+    left = acf[np.arange(len(acf)), np.maximum(lag - 1, 0)]
+    right = acf[np.arange(len(acf)), np.minimum(lag + 1, win - 1)]
+    denom = left - 2 * peak + right
+    shift = np.where(np.abs(denom) > 1e-9, 0.5 * (left - right) / np.where(np.abs(denom) > 1e-9, denom, 1), 0.0)
+    f0 = sample_rate / np.maximum(lag + np.clip(shift, -0.5, 0.5), 1)
+    return np.where(peak > threshold, f0, 0.0)
+
+
+def median_pitch_hz(audio: np.ndarray, sample_rate: int) -> float:
+    """Median F0 of the voiced frames (0 if nothing is voiced)."""
+    f0 = pitch_hz(audio, sample_rate)
+    voiced = f0[f0 > 0]
+    return float(np.median(voiced)) if len(voiced) else 0.0
+
+
+def active_span(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, margin_s: float = 0.02) -> tuple[int, int]:
+    """(first, last) sample of the part louder than `floor_db` below the peak level, widened by `margin_s`."""
+    level = energy_db(audio, sample_rate, rate=200.0)
+    loud = np.nonzero(level > max(level.max() + floor_db, SILENCE_DB + 1.0))[0] if len(level) else []
+    if len(loud) == 0:
+        return 0, len(audio)
+    hop = sample_rate / 200.0
+    margin = int(margin_s * sample_rate)
+    start = max(0, int(loud[0] * hop - hop) - margin)
+    stop = min(len(audio), int((loud[-1] + 1) * hop + hop) + margin)
+    return start, stop

@@ -1,0 +1,139 @@
+"""The `tavid` command.
+
+    tavid generate [--script PATH] [--face-a IMG] [--face-b IMG] [-o OUT.mp4] [--seed N] [--fps N] [--size PX]
+    tavid voices                  list the built-in voices
+    tavid samples --out DIR       write the two sample portraits (e.g. into ComfyUI/input)
+
+Mistakes (a bad script line, a photo without a face) end with exit code 2 and one line saying what
+and where; nothing is printed from deep inside the libraries.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import TavidError
+
+EXAMPLE_SCRIPT = Path(__file__).resolve().parent.parent / "workflows" / "example_dialogue.txt"
+
+
+def _example_script() -> str:
+    if not EXAMPLE_SCRIPT.is_file():
+        raise TavidError("the example script ships with the repository checkout and is not here",
+                         where="--script", fix="Pass your own script: --script dialogue.txt")
+    return str(EXAMPLE_SCRIPT)
+
+
+def _face(path: str | None, sample: str, which: str):
+    from .media import load_image, sample_portrait
+    if path is None:
+        return sample_portrait(sample), f"sample:{sample}"
+    try:
+        return load_image(path), path
+    except TavidError as e:
+        raise e.located(f"--face-{which}") from None
+
+
+def cmd_generate(args) -> int:
+    from .dialogue import read_script
+    from .engines.protocols import SamplerSettings
+    from .pipeline import GenerateSettings, TavidPipeline
+    from .runtime import StandaloneRuntime
+
+    script = args.script or _example_script()
+    dialogue = read_script(script)
+    face_a, source_a = _face(args.face_a, "grace_hopper", "a")
+    face_b, source_b = _face(args.face_b, "astronaut", "b")
+    settings = GenerateSettings(fps=args.fps, size=args.size, seed=args.seed, voice_a=args.voice_a,
+                                voice_b=args.voice_b, expressiveness=args.expressiveness,
+                                sampler=SamplerSettings(seed=args.seed))
+    settings.check()
+    output = args.output
+    if os.path.isdir(output):
+        raise TavidError("is a folder", where=f"-o {output}", fix="Give a file name such as out.mp4.")
+    runtime = StandaloneRuntime(device=args.device, quiet=args.quiet)
+    pipeline = TavidPipeline.builtin(runtime, voices=args.voice_set)
+    start = time.perf_counter()
+    result = pipeline.generate(dialogue, face_a, face_b, output, settings)
+    wall = time.perf_counter() - start
+    if not args.quiet:
+        voices = ", ".join(f"{name}: {v.preset}" for name, v in zip(dialogue.speakers, result.voices))
+        print(f"{result.video_path}: {result.duration_s:.1f} s, {result.frames} frames at {settings.fps:g} fps "
+              f"({source_a} | {source_b}; {voices}) in {wall:.1f} s")
+        print(f"{result.timeline_path}: timeline and settings")
+    return 0
+
+
+def cmd_voices(args) -> int:
+    from .engines.builtin.tts.catalog import ESPEAK_VOICES, NEURAL_VOICES, VoiceCatalog
+    catalog = VoiceCatalog()
+    for info in NEURAL_VOICES + ESPEAK_VOICES:
+        state = "" if not info.neural or catalog.available(info.name) else "  (not installed)"
+        print(f"{info.name:18} {info.description}{state}")
+    print("Any other espeak-ng voice works as espeak:<language>[+variant], e.g. espeak:de+f2.")
+    return 0
+
+
+def cmd_samples(args) -> int:
+    from .media import SAMPLE_PORTRAITS, sample_portrait, save_image
+    os.makedirs(args.out, exist_ok=True)
+    for name in SAMPLE_PORTRAITS:
+        path = os.path.join(args.out, f"tavid_{name}.png")
+        save_image(sample_portrait(name), path)
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tavid", description="Two-person conversation video with speech "
+                                     "from a text dialogue and two face images (TAVID).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="render a conversation video",
+                         description="Render a two-person conversation. Without arguments: the example script "
+                                     "with two sample portraits.")
+    gen.add_argument("--script", help="dialogue script (default: workflows/example_dialogue.txt)")
+    gen.add_argument("--face-a", help="photo of speaker A (default: Grace Hopper sample)")
+    gen.add_argument("--face-b", help="photo of speaker B (default: astronaut sample)")
+    gen.add_argument("-o", "--output", default="tavid_conversation.mp4", help="output MP4 (default: %(default)s)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    gen.add_argument("--fps", type=float, default=25.0, help="frames per second (default: %(default)s)")
+    gen.add_argument("--size", type=int, default=512, help="pixels per face (default: %(default)s)")
+    gen.add_argument("--voice-a", default="auto", help="voice of A by name, or auto from the face (see tavid voices)")
+    gen.add_argument("--voice-b", default="auto", help="voice of B by name, or auto from the face")
+    gen.add_argument("--voice-set", default="neural", choices=("neural", "espeak"),
+                     help="voices that faces are mapped onto (default: %(default)s)")
+    gen.add_argument("--expressiveness", type=float, default=1.0, help="motion strength, 0-3 (default: %(default)s)")
+    gen.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: %(default)s)")
+    gen.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+    gen.set_defaults(func=cmd_generate)
+
+    voices = sub.add_parser("voices", help="list the built-in voices")
+    voices.set_defaults(func=cmd_voices)
+
+    samples = sub.add_parser("samples", help="write the two sample portraits as PNG files")
+    samples.add_argument("--out", required=True, help="folder to write into (e.g. ComfyUI/input)")
+    samples.set_defaults(func=cmd_samples)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="tavid: %(message)s")
+    try:
+        return args.func(args)
+    except TavidError as e:
+        print(f"tavid: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tavid: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Closing the mouth of a reference photo, once, before it is animated.
+
+A portrait often smiles with parted lips. Animating it as-is would leave teeth showing whenever the
+person should be silent. So the renderer first fits the inner lips to where teeth and cavity really end
+(dlib tends to put them on the teeth), then remaps each column of the mouth so the upper lip comes down
+and the lower lip up to meet on a seam, skipping the teeth entirely. The rest of the face is untouched.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# extra points after dlib's 68: inner lip half way between each corner and its neighbour
+# (upper left, lower left, upper right, lower right)
+LIP_QUARTERS = (68, 69, 70, 71)
+N_LIP_POINTS = 72
+INNER_UPPER = (60, 68, 61, 62, 63, 70, 64)  # inner lip contours, corner to corner
+INNER_LOWER = (60, 69, 67, 66, 65, 71, 64)
+OUTER_UPPER = (48, 49, 50, 51, 52, 53, 54)
+OUTER_LOWER = (48, 59, 58, 57, 56, 55, 54)
+_PAIRS = ((61, 67), (62, 66), (63, 65), (68, 69), (70, 71))
+_OUTER_OF = {61: 50, 62: 51, 63: 52, 68: 49, 70: 53, 67: 58, 66: 57, 65: 56, 69: 59, 71: 55}
+
+
+def with_lip_quarters(landmarks: np.ndarray) -> np.ndarray:
+    """dlib's 68 points plus the four inner-lip quarter points."""
+    lm = np.asarray(landmarks, np.float32)
+    quarters = np.stack([(lm[60] + lm[61]) / 2, (lm[60] + lm[67]) / 2, (lm[63] + lm[64]) / 2, (lm[64] + lm[65]) / 2])
+    return np.concatenate([lm[:68], quarters])
+
+
+def fit_lips_to_teeth(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Widen the inner-lip opening to the teeth-coloured (red about equal to green, bright) or cavity-dark
+    pixels between the outer lips, column by column. `image` float RGB; points [72, 2]."""
+    lm = lm.copy()
+    h, w = image.shape[:2]
+    for upper, lower in _PAIRS:
+        x = int(round((lm[upper, 0] + lm[lower, 0]) / 2))
+        top, bottom = int(np.ceil(lm[_OUTER_OF[upper], 1])) + 1, int(np.floor(lm[_OUTER_OF[lower], 1]))
+        top, bottom = max(top, 0), min(bottom, h)
+        if not (0 <= x < w) or bottom - top < 3:
+            continue
+        column = image[top:bottom, x]
+        red, green = column[:, 0], column[:, 1]
+        mouthy = (((red - green) < 0.12 * red) & (red > 0.6)) | (column.max(axis=1) < 0.2)
+        rows = np.nonzero(mouthy)[0] + top
+        if len(rows):
+            lm[upper, 1] = min(lm[upper, 1], rows[0] - 0.5)
+            lm[lower, 1] = max(lm[lower, 1], rows[-1] + 0.5)
+    return lm
+
+
+def _curve(lm: np.ndarray, idx: tuple[int, ...], xs: np.ndarray) -> np.ndarray:
+    pts = lm[list(idx)]
+    order = np.argsort(pts[:, 0])
+    return np.interp(xs, pts[order, 0], pts[order, 1])
+
+
+def close_photo_mouth(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(image, points) with the lips together. `image` float RGB [H, W, 3], `landmarks` dlib [68, 2];
+    returned points are [72, 2] (with the lip quarters)."""
+    from scipy.ndimage import map_coordinates
+
+    lm = fit_lips_to_teeth(image, with_lip_quarters(landmarks))
+    h, w = image.shape[:2]
+    x0, x1 = int(np.floor(lm[60, 0])), int(np.ceil(lm[64, 0])) + 1
+    xs = np.arange(max(x0, 0), min(x1, w), dtype=np.float32)
+    upper, lower = _curve(lm, INNER_UPPER, xs), _curve(lm, INNER_LOWER, xs)
+    gap = lower - upper
+    if len(xs) == 0 or gap.max() < 0.75:
+        return image, lm
+    seam = (upper + lower) / 2
+    # each column: [top, seam] shows the photo's [top, upper]; [seam, bottom] shows [lower, bottom]
+    top = upper - 2.0 * np.maximum(upper - _curve(lm, OUTER_UPPER, xs), 1.0)
+    bottom = lower + 2.0 * np.maximum(_curve(lm, OUTER_LOWER, xs) - lower, 1.0)
+    y0, y1 = max(int(np.floor(top.min())), 0), min(int(np.ceil(bottom.max())) + 1, h)
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    above = top + (ys - top) * (upper - top) / np.maximum(seam - top, 1e-3)
+    below = lower + (ys - seam) * (bottom - lower) / np.maximum(bottom - seam, 1e-3)
+    source_y = np.where(ys < seam, above, below)
+    source_y = np.where((ys < top) | (ys > bottom), ys, source_y)
+    source_x = np.broadcast_to(xs[None], source_y.shape)
+    closed = image.copy()
+    for c in range(3):
+        closed[y0:y1, xs.astype(int), c] = map_coordinates(image[..., c], [source_y, source_x], order=1, mode="nearest")
+
+    # points follow the same remap: inner lips onto the seam, outer lips by the inverse of their column's map
+    out = lm.copy()
+    for i in set(INNER_UPPER + INNER_LOWER) - {60, 64}:
+        out[i, 1] = np.interp(lm[i, 0], xs, seam)
+    for idx, side in ((OUTER_UPPER[1:-1], "upper"), (OUTER_LOWER[1:-1], "lower")):
+        for i in idx:
+            x = lm[i, 0]
+            t, u, s, lo, b = (np.interp(x, xs, v) for v in (top, upper, seam, lower, bottom))
+            y = lm[i, 1]
+            out[i, 1] = t + (y - t) * (s - t) / max(u - t, 1e-3) if side == "upper" else s + (y - lo) * (b - s) / max(b - lo, 1e-3)
+    return closed, out

@@ -1,0 +1,58 @@
+"""Painting the inside of an open mouth: a dark cavity, the upper teeth under the upper lip and, when the
+mouth opens wide, a hint of lower teeth and tongue. Warping alone would only stretch the lips'
+pixels into the gap."""
+from __future__ import annotations
+
+import numpy as np
+
+from .raster import edge_y as _edge_y, polygon_coverage
+
+_CAVITY = np.array([0.20, 0.06, 0.07], np.float32)
+_THROAT = np.array([0.09, 0.02, 0.03], np.float32)
+_TONGUE = np.array([0.55, 0.25, 0.26], np.float32)
+_TEETH = np.array([0.90, 0.87, 0.80], np.float32)
+
+
+def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: float) -> None:
+    """Fill the opening between the inner upper and lower lip contours [P, 2] (each from one corner to the
+    other, pixels) of a float RGB frame [H, W, 3] in place. `unit` is the face's eye-corner distance,
+    which sizes the teeth."""
+    inner = np.concatenate([upper, lower[-2:0:-1]])
+    middle = slice(1, len(upper) - 1)
+    opening = float(np.mean(lower[middle, 1] - upper[middle, 1]))
+    if opening < 0.6:
+        return
+    h, w = frame.shape[:2]
+    x0, y0 = max(int(np.floor(inner[:, 0].min())) - 1, 0), max(int(np.floor(inner[:, 1].min())) - 1, 0)
+    x1, y1 = min(int(np.ceil(inner[:, 0].max())) + 2, w), min(int(np.ceil(inner[:, 1].max())) + 2, h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    alpha = polygon_coverage(inner, x0, y0, x1 - x0, y1 - y0)
+    if alpha.max() <= 0:
+        return
+    xs = np.arange(x0, x1, dtype=np.float32)
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    top, bottom = _edge_y(upper, xs)[None], _edge_y(lower, xs)[None]
+    depth = np.clip((ys - top) / np.maximum(bottom - top, 1e-3), 0, 1)           # 0 at the upper lip, 1 at the lower
+    centre_x, half_w = (upper[0, 0] + upper[-1, 0]) / 2, max(abs(upper[-1, 0] - upper[0, 0]) / 2, 1.0)
+    side = np.clip(np.abs(xs - centre_x) / half_w, 0, 1)[None]                    # 0 in the middle, 1 at the corners
+    shade = (1.0 - 0.55 * side ** 2)[..., None]
+
+    # cavity: darker towards the throat (middle), with a tongue glimpse at the bottom of a wide mouth
+    throat = np.exp(-((depth - 0.55) / 0.35) ** 2 - (side / 0.7) ** 2)[..., None]
+    color = _CAVITY * (1 - throat) + _THROAT * throat
+    tongue_amount = np.clip((opening / unit - 0.18) / 0.2, 0, 0.7)
+    tongue = np.clip((depth - 0.65) / 0.35, 0, 1)[..., None] * tongue_amount
+    color = color * (1 - tongue) + _TONGUE * tongue
+
+    upper_teeth_px = min(0.48 * opening, 0.1 * unit)
+    teeth_top = np.clip((upper_teeth_px - (ys - top)) / 1.2, 0, 1)[..., None] * (side < 0.85)[..., None]
+    lower_teeth_px = max(0.0, min(0.25 * opening - 0.03 * unit, 0.06 * unit))
+    teeth_bottom = np.clip((lower_teeth_px - (bottom - ys)) / 1.2, 0, 1)[..., None] * (side < 0.7)[..., None]
+    teeth = np.clip(teeth_top + 0.85 * teeth_bottom, 0, 1)
+    color = color * (1 - teeth) + _TEETH * teeth * (0.8 + 0.2 * (1 - depth[..., None]))
+    color = color * shade
+
+    region = frame[y0:y1, x0:x1]
+    a = alpha[..., None]
+    region[:] = region * (1 - a) + color * a

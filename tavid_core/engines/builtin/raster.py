@@ -1,0 +1,29 @@
+"""Small rasterisation helpers for painting face parts: anti-aliased polygon coverage and lid/lip curves."""
+from __future__ import annotations
+
+import numpy as np
+
+_SUPERSAMPLE = 4
+
+
+def polygon_coverage(polygon: np.ndarray, x0: int, y0: int, width: int, height: int) -> np.ndarray:
+    """Fraction [height, width] of each pixel (pixel centres at integer coordinates) inside `polygon`
+    [P, 2], from a supersampled even-odd test."""
+    s = _SUPERSAMPLE
+    offsets = (np.arange(s) + 0.5) / s - 0.5
+    xs = (x0 + np.arange(width)[:, None] + offsets[None]).reshape(-1)
+    ys = (y0 + np.arange(height)[:, None] + offsets[None]).reshape(-1)
+    px, py = np.meshgrid(xs, ys)
+    inside = np.zeros(px.shape, bool)
+    for (ax, ay), (bx, by) in zip(polygon, np.roll(polygon, -1, axis=0)):
+        crosses = (ay > py) != (by > py)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = ax + (py - ay) * (bx - ax) / (by - ay)
+        inside ^= crosses & (px < x_at)
+    return inside.reshape(height, s, width, s).mean(axis=(1, 3))
+
+
+def edge_y(points: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The y of the curve through `points` [P, 2] at each x (linear between points, flat beyond)."""
+    order = np.argsort(points[:, 0])
+    return np.interp(x, points[order, 0], points[order, 1])

@@ -1,0 +1,112 @@
+"""One protocol per TAVID block. Built-in and neural engines implement the same ones, so a graph or a
+script swaps engines without changing anything else.
+
+    text encoder    Dialogue            -> EncodedText
+    speaker mapper  face image (+audio) -> Voice
+    speech model    EncodedText, 2 Voice -> Speech
+    motion mapper   Speech              -> Motion for A, Motion for B
+    face model      reference + Motion  -> frames
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..runtime import Runtime
+from ..types import Dialogue, EncodedText, Motion, Speech, Voice
+
+
+class Engine(ABC):
+    """Common to every engine: a name, its family, and its networks for the runtime to place."""
+
+    name: str = "engine"
+    family: str = "builtin"  # "builtin" or "neural"
+
+    def modules(self) -> list[torch.nn.Module]:
+        return []
+
+    def describe(self) -> dict:
+        return {"name": self.name, "family": self.family}
+
+
+class TextEncoder(Engine):
+    @abstractmethod
+    def encode(self, dialogue: Dialogue, *, runtime: Runtime) -> EncodedText: ...
+
+
+class SpeakerMapper(Engine):
+    @abstractmethod
+    def map_face(self, image: np.ndarray, *, runtime: Runtime, reference_audio: tuple[np.ndarray, int] | None = None,
+                 voice: str = "auto", pitch_semitones: float | None = None, rate: float | None = None,
+                 where: str = "face") -> Voice:
+        """A voice for the person in `image` (uint8 RGB). `voice` other than "auto" picks one by name;
+        `pitch_semitones` / `rate` override what the face suggests."""
+
+
+class SpeechGenerator(Engine):
+    sample_rate: int = 24000
+
+    @abstractmethod
+    def generate(self, text: EncodedText, voices: tuple[Voice, Voice], *, runtime: Runtime, seed: int = 0,
+                 steps: int | None = None, cfg: float | None = None) -> Speech: ...
+
+
+class MotionMapper(Engine):
+    @abstractmethod
+    def map(self, speech: Speech, *, runtime: Runtime, fps: float = 25.0, seed: int = 0,
+            expressiveness: float = 1.0) -> tuple[Motion, Motion]: ...
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """Sampling controls of a face model. Engines that do not sample (the built-in warper) ignore them."""
+
+    sampler: str = "auto"
+    scheduler: str = "auto"
+    steps: int = 20
+    cfg: float = 2.0
+    seed: int = 0
+
+
+class PreparedFace(ABC):
+    """A reference face analysed once and reused for every frame: what `FaceModel.render` draws."""
+
+    size: int
+
+
+class FaceModel(Engine):
+    @abstractmethod
+    def prepare(self, image: np.ndarray, *, size: int, runtime: Runtime, where: str = "face") -> PreparedFace:
+        """Analyse a reference photo (uint8 RGB) into a `size` x `size` face to animate."""
+
+    @abstractmethod
+    def render(self, face: PreparedFace, motion: Motion, *, runtime: Runtime,
+               settings: SamplerSettings = SamplerSettings()) -> np.ndarray:
+        """Frames uint8 [T, size, size, 3] following `motion` (a window of a longer Motion is fine)."""
+
+    def render_chunks(self, face: PreparedFace, motion: Motion, *, runtime: Runtime,
+                      settings: SamplerSettings = SamplerSettings(), chunk: int = 25) -> Iterator[np.ndarray]:
+        """Render in windows of `chunk` frames so long clips never hold all frames at once."""
+        for start in range(0, motion.num_frames, chunk):
+            runtime.check_interrupt()
+            yield self.render(face, motion.window(start, min(start + chunk, motion.num_frames)),
+                              runtime=runtime, settings=settings)
+
+
+@dataclass(frozen=True)
+class EngineSet:
+    """The five blocks a loader provides."""
+
+    text_encoder: TextEncoder
+    speech_model: SpeechGenerator
+    speaker_mapper: SpeakerMapper
+    motion_mapper: MotionMapper
+    face_model: FaceModel
+
+    def describe(self) -> dict:
+        return {k: getattr(self, k).describe() for k in
+                ("text_encoder", "speech_model", "speaker_mapper", "motion_mapper", "face_model")}

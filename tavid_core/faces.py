@@ -1,0 +1,144 @@
+"""Face analysis with the dlib models that ship in wheels: detection, 68 landmarks, identity embedding.
+
+The model files come from the `face-recognition-models` wheel, loaded by path: importing that
+package needs `pkg_resources`, which new setuptools no longer has.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import EngineUnavailableError, FaceNotFoundError
+from .media import as_uint8_rgb, resize
+
+# dlib's 68-point layout (iBUG 300-W), by region.
+JAW = slice(0, 17)
+BROW_RIGHT, BROW_LEFT = slice(17, 22), slice(22, 27)  # "right"/"left" of the person, i.e. image left/right
+NOSE = slice(27, 36)
+EYE_RIGHT, EYE_LEFT = slice(36, 42), slice(42, 48)
+OUTER_LIPS, INNER_LIPS = slice(48, 60), slice(60, 68)
+MOUTH = slice(48, 68)
+
+_DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; landmarks use full resolution
+_MIN_FACE_PX = 40
+
+
+@dataclass(frozen=True, eq=False)
+class FaceAnalysis:
+    """One face: box (left, top, right, bottom) in pixels, detector score, landmarks [68, 2] (x, y),
+    and the 128-d identity embedding when asked for."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+    embedding: np.ndarray | None = None
+
+    @property
+    def size(self) -> float:
+        """Face size in pixels: the distance between the outer eye corners times two, robust to the box."""
+        return float(np.linalg.norm(self.landmarks[36] - self.landmarks[45]) * 2.0)
+
+    @property
+    def center(self) -> np.ndarray:
+        return self.landmarks[27:48].mean(axis=0)
+
+
+def mouth_aperture(landmarks: np.ndarray) -> float:
+    """Inner-lip opening divided by mouth width (0 for a closed mouth, about 0.3-0.6 wide open)."""
+    upper = landmarks[61:64, 1].mean()
+    lower = landmarks[65:68, 1].mean()
+    width = np.linalg.norm(landmarks[54] - landmarks[48])
+    return float(max(lower - upper, 0.0) / max(width, 1e-6))
+
+
+def eye_openness(landmarks: np.ndarray) -> float:
+    """Mean eyelid gap over eye width of both eyes (about 0.25-0.35 open, under 0.1 closed)."""
+    def one(eye):
+        gap = (np.linalg.norm(eye[1] - eye[5]) + np.linalg.norm(eye[2] - eye[4])) / 2
+        return gap / max(np.linalg.norm(eye[0] - eye[3]), 1e-6)
+    return float((one(landmarks[EYE_RIGHT]) + one(landmarks[EYE_LEFT])) / 2)
+
+
+def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """dlib identity distance (L2 between embeddings); under 0.6 means the same person."""
+    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
+
+
+def models_dir() -> str:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineUnavailableError(
+            "the dlib face models are not installed", where="face analysis",
+            fix="Install them with: pip install face-recognition-models dlib-bin")
+    return os.path.join(spec.submodule_search_locations[0], "models")
+
+
+class FaceAnalyzer:
+    """Loads dlib's detector, landmark predictor and embedding network once; thread-safe."""
+
+    def __init__(self):
+        try:
+            import dlib
+        except ImportError:
+            raise EngineUnavailableError("dlib is not installed", where="face analysis",
+                                         fix="Install it with: pip install dlib-bin") from None
+        root = models_dir()
+        self._dlib = dlib
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = dlib.shape_predictor(os.path.join(root, "shape_predictor_68_face_landmarks.dat"))
+        self._encoder = dlib.face_recognition_model_v1(os.path.join(root, "dlib_face_recognition_resnet_model_v1.dat"))
+        self._lock = threading.Lock()
+
+    def detect(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+        """All faces as (box, score), best first: largest, ties broken by detector confidence."""
+        image = as_uint8_rgb(image)
+        scale = min(1.0, _DETECT_MAX_SIDE / max(image.shape[:2]))
+        small = image if scale == 1.0 else resize(image, round(image.shape[1] * scale), round(image.shape[0] * scale))
+        with self._lock:
+            rects, scores, _ = self._detector.run(small, 1, 0.0)
+        found = [((r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale), float(s))
+                 for r, s in zip(rects, scores)]
+        return sorted(found, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]) * (1 + max(f[1], 0)), reverse=True)
+
+    def landmarks(self, image: np.ndarray, box) -> np.ndarray:
+        image = as_uint8_rgb(image)
+        rect = self._dlib.rectangle(*[int(round(v)) for v in box])
+        with self._lock:
+            shape = self._predictor(image, rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+    def embedding(self, image: np.ndarray, box) -> np.ndarray:
+        image = as_uint8_rgb(image)
+        rect = self._dlib.rectangle(*[int(round(v)) for v in box])
+        with self._lock:
+            shape = self._predictor(image, rect)
+            return np.asarray(self._encoder.compute_face_descriptor(image, shape), dtype=np.float32)
+
+    def analyze(self, image: np.ndarray, *, embedding: bool = False, where: str = "image") -> FaceAnalysis:
+        """The main face of a portrait, or a FaceNotFoundError that says how to fix the photo."""
+        image = as_uint8_rgb(image)
+        faces = self.detect(image)
+        if not faces:
+            raise FaceNotFoundError(
+                f"no face found in the {image.shape[1]}x{image.shape[0]} image", where=where,
+                fix="Use a photo with one person looking roughly at the camera, the face at least "
+                    f"{_MIN_FACE_PX} pixels wide and not covered.")
+        box, score = faces[0]
+        if box[2] - box[0] < _MIN_FACE_PX:
+            raise FaceNotFoundError(
+                f"the face is only {box[2] - box[0]:.0f} pixels wide", where=where,
+                fix=f"Use a photo where the face is at least {_MIN_FACE_PX} pixels wide.")
+        points = self.landmarks(image, box)
+        emb = self.embedding(image, box) if embedding else None
+        return FaceAnalysis(box=box, score=score, landmarks=points, embedding=emb)
+
+
+@lru_cache(maxsize=1)
+def face_analyzer() -> FaceAnalyzer:
+    """The process-wide analyzer (the dlib models take about a second to load)."""
+    return FaceAnalyzer()

@@ -1,0 +1,154 @@
+"""End to end: a dialogue and two faces become an MP4 of both people talking and listening, with speech.
+
+    from tavid_core import TavidPipeline, parse_script
+    pipe = TavidPipeline.builtin()
+    result = pipe.generate(parse_script(text), face_a, face_b, "out.mp4")
+
+The same blocks the ComfyUI nodes expose run in order; frames are rendered and encoded in windows, so
+memory does not grow with the length of the dialogue. Beside the video goes a JSON file with the
+timeline (who speaks when, word by word) and the settings used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .compose import canvas_size, check_layout, compose
+from .engines.protocols import EngineSet, SamplerSettings
+from .errors import TavidError
+from .media import VideoWriter, as_uint8_rgb
+from .runtime import Runtime, StandaloneRuntime
+from .types import Dialogue, Motion, Speech, Voice
+
+MIN_SIZE, MAX_SIZE = 64, 2048
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    fps: float = 25.0
+    size: int = 512               # pixels per face (square)
+    seed: int = 0
+    layout: str = "side_by_side"
+    voice_a: str = "auto"         # "auto": from the face; or a voice name
+    voice_b: str = "auto"
+    expressiveness: float = 1.0
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    window: int = 25              # frames rendered and encoded at a time
+
+    def check(self) -> None:
+        if not (1.0 <= self.fps <= 120.0):
+            raise TavidError(f"fps must be between 1 and 120, got {self.fps:g}", where="fps")
+        if not (MIN_SIZE <= self.size <= MAX_SIZE) or self.size % 2:
+            raise TavidError(f"size must be an even number of pixels from {MIN_SIZE} to {MAX_SIZE}, got {self.size}",
+                             where="size")
+        if not (0.0 <= self.expressiveness <= 3.0):
+            raise TavidError(f"expressiveness must be between 0 and 3, got {self.expressiveness:g}",
+                             where="expressiveness")
+        check_layout(self.layout)
+
+
+@dataclass
+class GenerateResult:
+    video_path: str
+    timeline_path: str
+    frames: int
+    duration_s: float
+    speech: Speech
+    voices: tuple[Voice, Voice]
+    seconds: dict = field(default_factory=dict)  # wall time per stage
+
+
+def fit_audio(audio: np.ndarray, sample_rate: int, frames: int, fps: float) -> np.ndarray:
+    """Pad or trim audio [..., N] to exactly the length of `frames` video frames."""
+    target = int(round(frames / fps * sample_rate))
+    n = audio.shape[-1]
+    if n >= target:
+        return audio[..., :target]
+    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, target - n)])
+
+
+class TavidPipeline:
+    """Runs the five blocks of an `EngineSet` on one `Runtime`."""
+
+    def __init__(self, engines: EngineSet, runtime: Runtime | None = None):
+        self.engines = engines
+        self.runtime = runtime or StandaloneRuntime()
+
+    @classmethod
+    def builtin(cls, runtime: Runtime | None = None, **options) -> "TavidPipeline":
+        from .engines.builtin import load_builtin_engines
+        return cls(load_builtin_engines(**options), runtime)
+
+    # ----------------------------------------------------------------------------------- the blocks
+    def voices(self, face_a: np.ndarray, face_b: np.ndarray, settings: GenerateSettings) -> tuple[Voice, Voice]:
+        mapper = self.engines.speaker_mapper
+        return tuple(mapper.map_face(face, runtime=self.runtime, voice=name, where=f"face {who}")
+                     for face, name, who in ((face_a, settings.voice_a, "A"), (face_b, settings.voice_b, "B")))
+
+    def speech(self, dialogue: Dialogue, voices: tuple[Voice, Voice], settings: GenerateSettings) -> Speech:
+        text = self.engines.text_encoder.encode(dialogue, runtime=self.runtime)
+        return self.engines.speech_model.generate(text, voices, runtime=self.runtime, seed=settings.seed,
+                                                  steps=settings.sampler.steps, cfg=settings.sampler.cfg)
+
+    def motion(self, speech: Speech, settings: GenerateSettings) -> tuple[Motion, Motion]:
+        return self.engines.motion_mapper.map(speech, runtime=self.runtime, fps=settings.fps, seed=settings.seed,
+                                              expressiveness=settings.expressiveness)
+
+    # ------------------------------------------------------------------------------------- generate
+    def generate(self, dialogue: Dialogue, face_a: np.ndarray, face_b: np.ndarray, output: str,
+                 settings: GenerateSettings = GenerateSettings()) -> GenerateResult:
+        settings.check()
+        face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
+        clock, seconds = time.perf_counter(), {}
+
+        def lap(stage: str):
+            nonlocal clock
+            now = time.perf_counter()
+            seconds[stage] = round(now - clock, 3)
+            clock = now
+
+        voices = self.voices(face_a, face_b, settings)
+        model = self.engines.face_model
+        prepared = [model.prepare(face, size=settings.size, runtime=self.runtime, where=f"face {who}")
+                    for face, who in ((face_a, "A"), (face_b, "B"))]
+        lap("faces")
+        speech = self.speech(dialogue, voices, settings)
+        lap("speech")
+        motion_a, motion_b = self.motion(speech, settings)
+        lap("motion")
+
+        frames = motion_a.num_frames
+        audio = fit_audio(speech.mix, speech.sample_rate, frames, settings.fps)
+        width, height = canvas_size(settings.layout, settings.size)
+        windows = range(0, frames, settings.window)
+        with VideoWriter(output, settings.fps, width, height, audio, speech.sample_rate) as writer:
+            for start in self.runtime.steps(windows, len(windows), "frames"):
+                stop = min(start + settings.window, frames)
+                rendered = [model.render(face, motion.window(start, stop), runtime=self.runtime,
+                                         settings=settings.sampler)
+                            for face, motion in zip(prepared, (motion_a, motion_b))]
+                writer.write(compose(settings.layout, *rendered))
+        lap("render")
+
+        timeline_path = os.path.splitext(output)[0] + ".json"
+        report = {
+            "video": os.path.basename(output),
+            "duration_s": round(frames / settings.fps, 4),
+            "frames": frames,
+            "fps": settings.fps,
+            "sample_rate": speech.sample_rate,
+            "speakers": list(dialogue.speakers),
+            "voices": [v.describe() for v in speech.voices or voices],
+            "timeline": speech.timeline_dict(),
+            "settings": asdict(settings),
+            "engines": self.engines.describe(),
+            "seconds": seconds,
+        }
+        with open(timeline_path, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+        return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech,
+                              speech.voices or voices, seconds)
