@@ -24,7 +24,7 @@ def check_layout(layout: str) -> None:
 
 
 def compose(layout: str, frames_a: np.ndarray, frames_b: np.ndarray) -> np.ndarray:
-    """[T, H, W, 3] frames from each person's [T, S, S, 3] frames (A on the left)."""
+    """[T, H, W, 3] frames from each person's [T, S, S, 3] frames (A on the left); any dtype."""
     check_layout(layout)
     if frames_a.shape != frames_b.shape:
         raise TavidError(f"the two faces' frames differ in shape: {frames_a.shape} and {frames_b.shape}",

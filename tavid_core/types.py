@@ -133,6 +133,11 @@ class Voice:
     def with_preset(self, preset: str) -> "Voice":
         return replace(self, preset=preset)
 
+    def adjusted(self, pitch_shift: float = 0.0, speed: float = 1.0) -> "Voice":
+        """This voice `pitch_shift` semitones higher and `speed` times faster, kept within the valid range."""
+        return replace(self, pitch_semitones=float(np.clip(self.pitch_semitones + pitch_shift, -12.0, 12.0)),
+                       rate=float(np.clip(self.rate * speed, 0.5, 2.0)))
+
     def describe(self) -> dict:
         return {
             "engine": self.engine, "preset": self.preset, "pitch_semitones": round(self.pitch_semitones, 3),
@@ -240,6 +245,14 @@ class Speech:
 
     def segments_of(self, speaker: int) -> tuple[Segment, ...]:
         return tuple(s for s in self.timeline if s.speaker == speaker)
+
+    def activity(self, speaker: int, frames: int, fps: float) -> np.ndarray:
+        """[frames] 1.0 where the frame's centre lies inside one of the speaker's turns, else 0.0."""
+        centres = (np.arange(frames) + 0.5) / fps
+        active = np.zeros(frames, np.float32)
+        for seg in self.segments_of(speaker):
+            active[(centres >= seg.start_s) & (centres < seg.end_s)] = 1.0
+        return active
 
     def timeline_dict(self) -> list[dict]:
         return [s.to_dict() for s in self.timeline]

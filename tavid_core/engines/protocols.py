@@ -61,6 +61,11 @@ class MotionMapper(Engine):
             expressiveness: float = 1.0) -> tuple[Motion, Motion]: ...
 
 
+# Names a face model's sampler and scheduler may take; "auto" lets the engine choose.
+SAMPLERS = ("auto", "ddim", "euler", "euler_ancestral", "dpmpp_2m", "unipc", "flow_euler")
+SCHEDULERS = ("auto", "normal", "karras", "exponential", "sgm_uniform", "simple")
+
+
 @dataclass(frozen=True)
 class SamplerSettings:
     """Sampling controls of a face model. Engines that do not sample (the built-in warper) ignore them."""

@@ -85,10 +85,13 @@ class BuiltinFaceRenderer(FaceModel):
         return list(self._warps.values())
 
     def _warp(self, size: int, runtime: Runtime) -> ThinPlateWarp:
+        """The warp module for `size`, on the runtime's device (loaded through the runtime only when it is not)."""
         if size not in self._warps:
             self._warps[size] = ThinPlateWarp(size, self.grid_step)
-        runtime.load(self)
-        return self._warps[size]
+        warp = self._warps[size]
+        if warp.grid.device != runtime.device:
+            runtime.load(self)
+        return warp
 
     def prepare(self, image: np.ndarray, *, size: int, runtime: Runtime, where: str = "face") -> WarpFace:
         image = as_uint8_rgb(image, where=where)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import zlib
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
+from ...assets import asset
 from ...audio_features import median_pitch_hz
 from ...errors import TavidError
 from ...faces import face_analyzer
@@ -38,7 +38,7 @@ def _direction(label: str, dim: int) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _reference() -> tuple[np.ndarray, float]:
     """(mean embedding, typical distance to it) shipped in assets/dlib_mean_embedding.json."""
-    data = json.loads(resources.files("tavid_core").joinpath("assets/dlib_mean_embedding.json").read_text())
+    data = json.loads(asset("dlib_mean_embedding.json").read_text(encoding="utf-8"))
     return np.asarray(data["mean"], np.float32), float(data["residual_norm"])
 
 

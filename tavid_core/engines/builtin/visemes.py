@@ -32,7 +32,7 @@ CLOSED = frozenset({"PP"})
 _BY_CHAR = {}
 for _chars, _viseme in (
     ("pbmɱ", "PP"), ("fvʋ", "FF"), ("θð", "TH"), ("tdnlɾɫʔɬ", "DD"), ("kgŋhxɡqɣχ", "kk"),
-    ("ʃʒʧʤçʝ", "CH"), ("szʦʣ", "SS"), ("ɹrɚɝʁʀɻ", "RR"), ("aɑæɐʌɒAIW", "aa"), ("eɛəᵊɜœø", "E"),
+    ("ʃʒʧʤçʝ", "CH"), ("szʦʣ", "SS"), ("ɹrɚɝʁʀɻ", "RR"), ("aɑæɐʌɒIW", "aa"), ("eɛəᵊɜœøA", "E"),
     ("iɪjᵻyʏɨ", "ih"), ("oɔOYɤ", "oh"), ("uʊwɯɥ", "ou"),
 ):
     for _c in _chars:

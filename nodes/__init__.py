@@ -1,0 +1,10 @@
+"""ComfyUI adapters, one file per node family. No model logic lives here: every node calls tavid_core."""
+from . import nodes_dialogue, nodes_face, nodes_loaders, nodes_motion, nodes_speech
+
+NODES = [
+    *nodes_dialogue.NODES,
+    *nodes_loaders.NODES,
+    *nodes_speech.NODES,
+    *nodes_motion.NODES,
+    *nodes_face.NODES,
+]

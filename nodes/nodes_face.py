@@ -1,0 +1,99 @@
+"""The face side: the face sampler renders each person, the compositor puts both into one picture."""
+from __future__ import annotations
+
+import torch
+from comfy_api.latest import io
+
+from ..tavid_core.compose import LAYOUTS, canvas_size, compose, speaker_mask
+from ..tavid_core.engines.protocols import SAMPLERS, SCHEDULERS, SamplerSettings
+from ..tavid_core.errors import TavidError
+from . import sockets
+from .convert import frames_tensor, put_frames, reference_image
+from .errors import node_errors
+from .runtime import node_runtime
+
+WINDOW = 25  # frames rendered and copied at a time
+
+
+class FaceSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDFaceSampler",
+            display_name="TAVID Face Sampler",
+            category=sockets.CATEGORY,
+            description="Renders one person's face following a motion, from their reference photo: a square "
+                        "portrait of `size` pixels per frame. Sampler, scheduler, steps and cfg drive neural face "
+                        "models; the built-in face model warps the photo and ignores them.",
+            inputs=[
+                sockets.FaceModel.Input("face_model", tooltip="From a TAVID loader (or a LoRA loader)."),
+                io.Image.Input("image", tooltip="Reference photo of the person (the first image of a batch)."),
+                sockets.Motion.Input("motion", tooltip="This person's motion from TAVID Motion Mapper."),
+                io.Combo.Input("sampler", options=list(SAMPLERS), default="auto", tooltip="Diffusion sampler."),
+                io.Combo.Input("scheduler", options=list(SCHEDULERS), default="auto", tooltip="Noise schedule."),
+                io.Int.Input("steps", default=20, min=1, max=200, tooltip="Sampling steps."),
+                io.Float.Input("cfg", default=2.0, min=0.0, max=20.0, step=0.1, tooltip="Guidance strength."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
+                             tooltip="Sampling noise seed."),
+                io.Int.Input("size", default=512, min=64, max=2048, step=16, tooltip="Output portrait size in pixels."),
+            ],
+            outputs=[io.Image.Output("images", tooltip="One frame per motion frame.")],
+        )
+
+    @classmethod
+    def execute(cls, face_model, image, motion, sampler: str = "auto", scheduler: str = "auto", steps: int = 20,
+                cfg: float = 2.0, seed: int = 0, size: int = 512) -> io.NodeOutput:
+        runtime = node_runtime()
+        settings = SamplerSettings(sampler=sampler, scheduler=scheduler, steps=steps, cfg=cfg, seed=seed)
+        with node_errors("TAVID Face Sampler"):
+            face = face_model.prepare(reference_image(image, "image"), size=size, runtime=runtime, where="image")
+            frames = frames_tensor(motion.num_frames, size, size)
+            windows = range(0, motion.num_frames, WINDOW)
+            for start in runtime.steps(windows, len(windows), "face"):
+                chunk = motion.window(start, min(start + WINDOW, motion.num_frames))
+                put_frames(frames, start, face_model.render(face, chunk, runtime=runtime, settings=settings))
+        return io.NodeOutput(frames)
+
+
+class ComposeDialogue(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDComposeDialogue",
+            display_name="TAVID Compose Dialogue",
+            category=sockets.CATEGORY,
+            description="Puts both people into one picture (A left, B right) and outputs a mask of who is speaking "
+                        "in each frame. Feed the images and the speech generator's audio into Create Video.",
+            inputs=[
+                io.Image.Input("images_a", tooltip="Frames of the first speaker."),
+                io.Image.Input("images_b", tooltip="Frames of the second speaker (same size and count)."),
+                io.Combo.Input("layout", options=list(LAYOUTS), default=LAYOUTS[0], tooltip="How to arrange the two."),
+                sockets.Speech.Input("speech", tooltip="The conversation's speech, for the speaker mask."),
+            ],
+            outputs=[
+                io.Image.Output("images", tooltip="The composed frames."),
+                io.Mask.Output("speaker_mask", tooltip="1 over the panel of whoever speaks in that frame."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, images_a, images_b, layout: str, speech) -> io.NodeOutput:
+        with node_errors("TAVID Compose Dialogue"):
+            if images_a.shape != images_b.shape:
+                raise TavidError(f"images_a {tuple(images_a.shape)} and images_b {tuple(images_b.shape)} differ",
+                                 where="images", fix="Render both faces with the same size from the same motion mapper.")
+            count, size = images_a.shape[0], images_a.shape[2]
+            if images_a.shape[1] != size:
+                raise TavidError(f"faces must be square, got {images_a.shape[2]}x{images_a.shape[1]}", where="images_a")
+            width, height = canvas_size(layout, size)
+            out = torch.empty((count, height, width, 3), dtype=torch.float32)
+            for start in range(0, count, WINDOW):
+                stop = min(start + WINDOW, count)
+                out[start:stop] = torch.from_numpy(compose(layout, images_a[start:stop, ..., :3].float().cpu().numpy(),
+                                                           images_b[start:stop, ..., :3].float().cpu().numpy()))
+            fps = count / speech.duration_s
+            mask = speaker_mask(layout, size, speech.activity(0, count, fps), speech.activity(1, count, fps))
+        return io.NodeOutput(out, torch.from_numpy(mask))
+
+
+NODES = [FaceSampler, ComposeDialogue]

@@ -1,0 +1,116 @@
+"""Loaders: where the five engines come from (built in, or a checkpoint), and LoRAs on top."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..tavid_core.checkpoints import load_engines
+from ..tavid_core.engines.builtin import VOICE_SETS, load_builtin_engines
+from ..tavid_core.errors import EngineUnavailableError
+from . import sockets
+from .errors import node_errors
+from .runtime import LORA_FOLDER, MODEL_FOLDER, model_files, model_path
+
+NO_FILES = "(no .safetensors files found)"
+
+
+class BuiltinEngines(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDBuiltinEngines",
+            display_name="TAVID Built-in Engines",
+            category=sockets.CATEGORY,
+            description="Engines that need no downloads and run on any CPU: neural voices from pip wheels (piper "
+                        "'joe', hibari 'heart') with espeak-ng as fallback, dlib face analysis, rule-based talking "
+                        "and listening motion, and a face renderer that animates the photo itself.",
+            inputs=[
+                io.Combo.Input("voices", options=list(VOICE_SETS), default="neural",
+                               tooltip="Voices that faces are mapped onto: 'neural' (natural sounding) or "
+                                       "'espeak' (robotic, many languages). A voice picked by name always works."),
+                io.Int.Input("render_grid", default=6, min=2, max=16, step=1,
+                             tooltip="Warp grid spacing in pixels: smaller is finer and slower."),
+            ],
+            outputs=sockets.engine_outputs(),
+        )
+
+    @classmethod
+    def execute(cls, voices: str = "neural", render_grid: int = 6) -> io.NodeOutput:
+        with node_errors("TAVID Built-in Engines"):
+            engines = load_builtin_engines(voices=voices, render_grid=render_grid)
+        return io.NodeOutput(engines.text_encoder, engines.speech_model, engines.speaker_mapper,
+                             engines.motion_mapper, engines.face_model)
+
+
+class CheckpointLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDCheckpointLoader",
+            display_name="TAVID Checkpoint Loader",
+            category=sockets.CATEGORY,
+            description="Loads trained TAVID networks from a .safetensors checkpoint in models/tavid. This version "
+                        "has no neural engines yet: it checks the file and says so; use TAVID Built-in Engines.",
+            inputs=[
+                io.Combo.Input("ckpt_name", options=model_files(MODEL_FOLDER) or [NO_FILES],
+                               tooltip="A checkpoint in ComfyUI/models/tavid (safetensors only)."),
+                io.Combo.Input("dtype", options=["auto", "fp32", "fp16", "bf16"], default="auto",
+                               tooltip="Weight precision; auto picks what the device does best."),
+                io.Combo.Input("device", options=["auto", "cpu", "gpu"], default="auto",
+                               tooltip="Where the networks run; auto follows ComfyUI."),
+            ],
+            outputs=sockets.engine_outputs(),
+        )
+
+    @classmethod
+    def execute(cls, ckpt_name: str, dtype: str = "auto", device: str = "auto") -> io.NodeOutput:
+        with node_errors("TAVID Checkpoint Loader"):
+            if ckpt_name == NO_FILES:
+                raise EngineUnavailableError(
+                    "there is no checkpoint in models/tavid, and this version has no neural engines to load one",
+                    where="ckpt_name", fix="Use the TAVID Built-in Engines loader instead.")
+            engines = load_engines(model_path(MODEL_FOLDER, ckpt_name, "ckpt_name"), dtype, device)
+        return io.NodeOutput(engines.text_encoder, engines.speech_model, engines.speaker_mapper,
+                             engines.motion_mapper, engines.face_model)
+
+
+class LoraLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDLoraLoader",
+            display_name="TAVID LoRA Loader",
+            category=sockets.CATEGORY,
+            description="Applies a LoRA from models/tavid_loras to a neural face or speech model. Built-in engines "
+                        "have no network to patch: with them, a strength other than 0 is an error.",
+            inputs=[
+                sockets.FaceModel.Input("face_model", optional=True, tooltip="The face model to patch."),
+                sockets.SpeechModel.Input("speech_model", optional=True, tooltip="The speech model to patch."),
+                io.Combo.Input("lora_name", options=model_files(LORA_FOLDER) or [NO_FILES],
+                               tooltip="A LoRA in ComfyUI/models/tavid_loras (safetensors only)."),
+                io.Float.Input("strength", default=1.0, min=-4.0, max=4.0, step=0.05,
+                               tooltip="How strongly the LoRA applies; 0 leaves the model unchanged."),
+            ],
+            outputs=[
+                sockets.FaceModel.Output("patched_face_model", display_name="face_model",
+                                         tooltip="The patched face model (unchanged if none came in)."),
+                sockets.SpeechModel.Output("patched_speech_model", display_name="speech_model",
+                                           tooltip="The patched speech model."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, lora_name: str, strength: float = 1.0, face_model=None, speech_model=None) -> io.NodeOutput:
+        with node_errors("TAVID LoRA Loader"):
+            if face_model is None and speech_model is None:
+                raise EngineUnavailableError("neither a face model nor a speech model is connected",
+                                             where="inputs", fix="Connect the model the LoRA is for.")
+            if strength != 0:
+                for model, field in ((face_model, "face_model"), (speech_model, "speech_model")):
+                    if model is not None and model.family != "neural":
+                        raise EngineUnavailableError(
+                            f"the {model.name} engine has no network a LoRA could patch", where=field,
+                            fix="Load neural engines with TAVID Checkpoint Loader, or set strength to 0.")
+        return io.NodeOutput(face_model, speech_model)
+
+
+NODES = [BuiltinEngines, CheckpointLoader, LoraLoader]

@@ -1,0 +1,109 @@
+"""The speech side: text encoder, speaker mapper (face -> voice) and speech generator."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..tavid_core.engines.builtin import builtin_voice_names
+from . import sockets
+from .convert import from_audio, reference_image, to_audio
+from .errors import node_errors
+from .runtime import node_runtime
+
+
+class TextEncoder(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDTextEncoder",
+            display_name="TAVID Text Encoder",
+            category=sockets.CATEGORY,
+            description="Prepares every turn of the dialogue for the speech model (normalised text, phonemes).",
+            inputs=[
+                sockets.TextEncoder.Input("text_encoder", tooltip="From a TAVID loader."),
+                sockets.Dialogue.Input("dialogue", tooltip="From TAVID Dialogue Script."),
+            ],
+            outputs=[sockets.Text.Output("text", tooltip="The encoded dialogue.")],
+        )
+
+    @classmethod
+    def execute(cls, text_encoder, dialogue) -> io.NodeOutput:
+        with node_errors("TAVID Text Encoder"):
+            return io.NodeOutput(text_encoder.encode(dialogue, runtime=node_runtime()))
+
+
+class SpeakerMapper(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDSpeakerMapper",
+            display_name="TAVID Speaker Mapper",
+            category=sockets.CATEGORY,
+            description="Gives a person a voice from their face. The built-in mapper reads only the face's identity "
+                        "(the same face always gets the same voice; no age or gender is guessed); an optional "
+                        "voice recording picks the closest voice and pitch instead, and a name picks one by hand.",
+            inputs=[
+                sockets.SpeakerMapper.Input("speaker_mapper", tooltip="From a TAVID loader."),
+                io.Image.Input("image", tooltip="A photo of the person (the first image of a batch is used)."),
+                io.Audio.Input("audio", optional=True, tooltip="Optional recording of the person's voice to match."),
+                io.Combo.Input("voice_name", options=["auto", *builtin_voice_names()], default="auto",
+                               tooltip="auto: from the face (or the recording); or a voice by name."),
+                io.Float.Input("pitch_shift", default=0.0, min=-6.0, max=6.0, step=0.1,
+                               tooltip="Semitones added to the voice's pitch."),
+                io.Float.Input("speed", default=1.0, min=0.5, max=2.0, step=0.01,
+                               tooltip="Speaking rate multiplier (1 = as mapped)."),
+            ],
+            outputs=[sockets.Voice.Output("voice", tooltip="The person's voice.")],
+        )
+
+    @classmethod
+    def execute(cls, speaker_mapper, image, voice_name: str = "auto", pitch_shift: float = 0.0, speed: float = 1.0,
+                audio=None) -> io.NodeOutput:
+        with node_errors("TAVID Speaker Mapper"):
+            face = reference_image(image, "image")
+            mapped = speaker_mapper.map_face(face, runtime=node_runtime(), reference_audio=from_audio(audio, "audio"),
+                                             voice=voice_name, where="image")
+            return io.NodeOutput(mapped.adjusted(pitch_shift, speed))
+
+
+class SpeechGenerator(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDSpeechGenerator",
+            display_name="TAVID Speech Generator",
+            category=sockets.CATEGORY,
+            description="Speaks the whole conversation turn by turn with each person's voice, with natural gaps "
+                        "between turns and the script's pauses. Outputs the mix, each person's own track, and the "
+                        "timed speech the motion mapper reads.",
+            inputs=[
+                sockets.SpeechModel.Input("speech_model", tooltip="From a TAVID loader."),
+                sockets.Text.Input("text", tooltip="From TAVID Text Encoder."),
+                sockets.Voice.Input("voice_a", tooltip="Voice of the first speaker."),
+                sockets.Voice.Input("voice_b", tooltip="Voice of the second speaker."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
+                             tooltip="Fixes turn gaps and voice noise: the same seed gives the same audio."),
+                io.Int.Input("steps", default=32, min=1, max=200,
+                             tooltip="Sampling steps of neural speech models (the built-in voices ignore it)."),
+                io.Float.Input("cfg", default=2.0, min=0.0, max=10.0, step=0.1,
+                               tooltip="Guidance of neural speech models (the built-in voices ignore it)."),
+            ],
+            outputs=[
+                io.Audio.Output("audio", tooltip="Both voices mixed."),
+                io.Audio.Output("audio_a", tooltip="Only the first speaker (silent while they listen)."),
+                io.Audio.Output("audio_b", tooltip="Only the second speaker."),
+                sockets.Speech.Output("speech", tooltip="Timed speech for the motion mapper and compositor."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, speech_model, text, voice_a, voice_b, seed: int = 0, steps: int = 32,
+                cfg: float = 2.0) -> io.NodeOutput:
+        with node_errors("TAVID Speech Generator"):
+            speech = speech_model.generate(text, (voice_a, voice_b), runtime=node_runtime(), seed=seed, steps=steps,
+                                           cfg=cfg)
+        rate = speech.sample_rate
+        return io.NodeOutput(to_audio(speech.mix, rate), to_audio(speech.tracks[0], rate),
+                             to_audio(speech.tracks[1], rate), speech)
+
+
+NODES = [TextEncoder, SpeakerMapper, SpeechGenerator]

@@ -1,0 +1,83 @@
+"""The `tavid` command end to end, as a user runs it (a real subprocess, real files)."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import SHORT_SCRIPT, frame_apertures
+from tavid_core.media import read_video, save_image
+
+
+def tavid(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tavid_core.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gen")
+    (folder / "talk.txt").write_text(SHORT_SCRIPT, encoding="utf-8")
+    result = tavid("generate", "--script", "talk.txt", "-o", "out/talk.mp4", "--size", "160", "--seed", "5", "-q",
+                   cwd=folder)
+    return folder, result
+
+
+def test_generate_writes_video_and_timeline(generated):
+    folder, result = generated
+    assert result.returncode == 0, result.stderr
+    frames, fps, audio, rate = read_video(str(folder / "out" / "talk.mp4"))
+    report = json.loads((folder / "out" / "talk.json").read_text())
+    assert frames.shape[1:] == (160, 320, 3) and fps == 25.0
+    assert len(frames) == report["frames"] == round(report["duration_s"] * 25)
+    assert abs(audio.shape[1] / rate - len(frames) / fps) < 1 / fps
+    assert [s["speaker"] for s in report["timeline"]] == [0, 1, 0]
+    assert report["timeline"][1]["words"][0]["word"] == "Maybe"
+    assert report["settings"]["seed"] == 5 and report["settings"]["size"] == 160
+    assert {v["preset"] for v in report["voices"]} == {"joe", "heart"}
+    # A talks in the first turn while B listens, and the other way round in the second
+    first, second = report["timeline"][0], report["timeline"][1]
+    for seg, talker in ((first, 0), (second, 1)):
+        lo, hi = int(seg["start"] * 25) + 3, int(seg["end"] * 25) - 3
+        talk = frame_apertures(frames[lo:hi, :, 160 * talker:160 * (talker + 1)], every=2)
+        listen = frame_apertures(frames[lo:hi, :, 160 * (1 - talker):160 * (2 - talker)], every=2)
+        assert np.nanmean(talk) > 0.1 and np.nanmedian(listen) < 0.05
+
+
+def test_same_seed_same_video(generated, tmp_path):
+    folder, _ = generated
+    again = tavid("generate", "--script", str(folder / "talk.txt"), "-o", str(tmp_path / "again.mp4"), "--size",
+                  "160", "--seed", "5", "-q")
+    assert again.returncode == 0, again.stderr
+    a, _, sound_a, _ = read_video(str(folder / "out" / "talk.mp4"))
+    b, _, sound_b, _ = read_video(str(tmp_path / "again.mp4"))
+    assert np.array_equal(a, b) and np.array_equal(sound_a, sound_b)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--script", "{dir}/bad.txt"], "bad.txt / line 3: a third speaker"),
+    (["--script", "{dir}/none.txt"], "none.txt: cannot read the script"),
+    (["--face-a", "{dir}/none.jpg"], "--face-a / {dir}/none.jpg: no such image file"),
+    (["--face-b", "{dir}/cat.png"], "face B: no face found"),
+    (["--size", "100001"], "size must be an even number"),
+    (["--fps", "0"], "fps must be between"),
+    (["--voice-a", "nobody"], "unknown voice 'nobody'"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, cat_image, args, message):
+    (tmp_path / "bad.txt").write_text("A: one\nB: two\nC: three\n")
+    save_image(cat_image, str(tmp_path / "cat.png"))
+    result = tavid("generate", *[a.format(dir=tmp_path) for a in args], "-o", str(tmp_path / "x.mp4"), "-q")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tavid: error: ")
+    assert message.format(dir=tmp_path) in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_voices_and_samples(tmp_path):
+    voices = tavid("voices")
+    assert voices.returncode == 0 and "joe" in voices.stdout and "espeak:en-us+f3" in voices.stdout
+    samples = tavid("samples", "--out", str(tmp_path))
+    assert samples.returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tavid_astronaut.png", "tavid_grace_hopper.png"]

@@ -1,0 +1,105 @@
+import pytest
+
+from tavid_core.dialogue import parse_script, read_script
+from tavid_core.errors import ScriptError
+
+
+def test_named_speakers_pauses_comments_and_tags():
+    d = parse_script("""
+# a comment
+Grace: Hello there.
+
+Sam: [laughs] Hi Grace!
+[pause:0.8s]
+[pause: 200ms]
+Grace: How are you?
+""")
+    assert d.speakers == ("Grace", "Sam")
+    assert [t.speaker for t in d.turns] == [0, 1, 0]
+    assert d.turns[1].text == "Hi Grace!" and d.turns[1].tags == ("laughs",)
+    assert d.turns[2].pause_before_s == pytest.approx(1.0)
+    assert d.turns[0].pause_before_s is None
+    assert [t.line for t in d.turns] == [3, 5, 8]
+
+
+@pytest.mark.parametrize("script, names", [
+    ("[S1] one\n[S2] two", ("Speaker 1", "Speaker 2")),
+    ("Speaker 2: two\nSpeaker 1: one", ("Speaker 1", "Speaker 2")),
+    ("A: one\nB: two", ("A", "B")),
+])
+def test_numbered_and_lettered_speakers_keep_their_slot(script, names):
+    d = parse_script(script)
+    assert d.speakers == names
+    assert {t.text: t.speaker for t in d.turns} == {"one": 0, "two": 1}
+
+
+def test_b_speaking_first_is_still_person_b():
+    d = parse_script("B: first\nA: second")
+    assert [t.speaker for t in d.turns] == [1, 0]
+
+
+def test_formats_mix_to_the_same_two_people():
+    d = parse_script("[S1] hi\nSpeaker 2: hello\nA: again")
+    assert [t.speaker for t in d.turns] == [0, 1, 0]
+
+
+def test_names_can_be_overridden():
+    d = parse_script("A: hi\nB: yo", ("Ada", None))
+    assert d.speakers == ("Ada", "B")
+
+
+def test_pause_units():
+    d = parse_script("A: x\n[pause:1.5]\nB: y\n[pause:250ms]\nA: z")
+    assert [t.pause_before_s for t in d.turns] == [None, 1.5, 0.25]
+
+
+@pytest.mark.parametrize("script, line, words", [
+    ("A: hi\nB: yo\nC: no", 3, "third speaker 'C'"),
+    ("A: hi\nB: [laughs]", 2, "no text"),
+    ("A: hi\nB:   ", 2, "no text"),
+    ("A: hi [wave]\nB: x", 1, "unknown tag [wave]"),
+    ("A: hi\n[music]\nB: x", 2, "unknown tag [music]"),
+    ("A: hi\njust words\nB: x", 2, "no speaker label"),
+    ("A: x\nB: y\n[pause:2s]", 3, "after the last turn"),
+    ("[S3] hi\nA: x", 1, "speaker number 3"),
+    ("A: hi\n[pause:90s]\nB: x", 2, "longer than"),
+    ("A: wait [pause:1s] then\nB: x", 1, "line of its own"),
+])
+def test_errors_name_the_line_and_the_problem(script, line, words):
+    with pytest.raises(ScriptError) as err:
+        parse_script(script)
+    assert err.value.line == line
+    assert f"line {line}" in str(err.value)
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize("script, words", [
+    ("", "no turns"),
+    ("# only comments\n\n", "no turns"),
+    ("A: alone\nA: still alone", "only one speaker"),
+])
+def test_whole_script_errors(script, words):
+    with pytest.raises(ScriptError, match=words):
+        parse_script(script)
+
+
+def test_same_names_after_override_is_an_error():
+    with pytest.raises(ScriptError, match="both speakers are named"):
+        parse_script("A: x\nB: y", ("Kim", "kim"))
+
+
+def test_read_script_names_the_file(tmp_path):
+    path = tmp_path / "talk.txt"
+    path.write_text("A: one\nB: two\nC: three\n", encoding="utf-8")
+    with pytest.raises(ScriptError) as err:
+        read_script(str(path))
+    assert str(path) in str(err.value) and "line 3" in str(err.value)
+    with pytest.raises(ScriptError, match="cannot read"):
+        read_script(str(tmp_path / "missing.txt"))
+
+
+def test_example_script_parses():
+    from tavid_core.cli import EXAMPLE_SCRIPT
+    d = read_script(str(EXAMPLE_SCRIPT))
+    assert d.speakers == ("Ada", "Sam") and len(d.turns) == 10
+    assert any(t.pause_before_s for t in d.turns) and any("laughs" in t.tags for t in d.turns)

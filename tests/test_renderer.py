@@ -1,0 +1,108 @@
+"""The built-in face model, measured on its rendered frames with dlib."""
+import numpy as np
+import pytest
+
+from conftest import frame_apertures
+from tavid_core.errors import FaceNotFoundError
+from tavid_core.faces import face_analyzer, identity_distance, mouth_aperture
+from tavid_core.types import EXPR_CHANNELS, Motion
+
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def rendered(engines, runtime, faces, short_motion):
+    model = engines.face_model
+    out = {}
+    for person, name in enumerate(("grace_hopper", "astronaut")):
+        face = model.prepare(faces[name], size=SIZE, runtime=runtime)
+        out[person] = np.concatenate(list(model.render_chunks(face, short_motion[person], runtime=runtime, chunk=20)))
+    return out
+
+
+def test_frames_follow_the_motion(rendered, short_motion):
+    for person, frames in rendered.items():
+        assert frames.shape == (short_motion[person].num_frames, SIZE, SIZE, 3) and frames.dtype == np.uint8
+
+
+@pytest.mark.parametrize("person", [0, 1])
+def test_mouth_open_while_speaking_and_closed_while_listening(rendered, short_speech, short_motion, person):
+    frames = rendered[person]
+    speaking = short_speech.activity(person, len(frames), 25.0) > 0
+    listening = short_speech.activity(1 - person, len(frames), 25.0) > 0
+    apertures = frame_apertures(frames)
+    assert not np.isnan(apertures).any(), "dlib must find the face in every rendered frame"
+    talk, listen = apertures[speaking], apertures[listening]
+    assert talk.mean() > 0.12 and np.percentile(talk, 90) > 0.25
+    # dlib's inner-lip points jitter by a few pixels on a closed mouth (thin lips, wrinkles): the bar
+    # for "closed" leaves room for that, the median shows the mouth is shut
+    assert np.mean(listen < 0.1) >= 0.95 and np.median(listen) < 0.04
+    assert talk.mean() > 4 * listen.mean()
+    # the opening follows the motion's jaw channel
+    assert np.corrcoef(apertures[speaking], short_motion[person].channel("jaw_open")[speaking])[0, 1] > 0.6
+
+
+def test_identity_is_kept(engines, runtime, faces, rendered):
+    analyzer = face_analyzer()
+    for person, name in enumerate(("grace_hopper", "astronaut")):
+        reference = analyzer.analyze(faces[name], embedding=True).embedding
+        for frame in rendered[person][::15]:
+            assert identity_distance(analyzer.analyze(frame, embedding=True).embedding, reference) < 0.35
+
+
+def test_parted_lips_in_the_photo_are_closed_at_rest(engines, runtime, faces):
+    """The astronaut smiles with teeth showing; silent, she must not."""
+    original = mouth_aperture(face_analyzer().analyze(faces["astronaut"]).landmarks)
+    face = engines.face_model.prepare(faces["astronaut"], size=SIZE, runtime=runtime)
+    still = Motion(fps=25, pose=np.zeros((1, 6)) + [0, 0, 0, 0, 0, 1], expr=np.zeros((1, len(EXPR_CHANNELS))),
+                   speaking=np.zeros(1))
+    frame = engines.face_model.render(face, still, runtime=runtime)[0]
+    assert original > 0.1 and mouth_aperture(face_analyzer().analyze(frame).landmarks) < 0.05
+
+
+@pytest.mark.parametrize("name", ["grace_hopper", "astronaut"])
+def test_blinks_cover_the_eyes(engines, runtime, faces, name):
+    """dlib's eye landmarks do not follow painted lids, so this looks at the pixels: closed, most of each eye
+    opening takes the colour of the eyelid skin."""
+    from tavid_core.engines.builtin.raster import polygon_coverage
+    face = engines.face_model.prepare(faces[name], size=SIZE, runtime=runtime)
+    expr = np.zeros((2, len(EXPR_CHANNELS)))
+    expr[1, EXPR_CHANNELS.index("blink_left")] = expr[1, EXPR_CHANNELS.index("blink_right")] = 1.0
+    motion = Motion(fps=25, pose=np.tile([0, 0, 0, 0, 0, 1.0], (2, 1)), expr=expr, speaking=np.zeros(2))
+    open_eyes, closed_eyes = engines.face_model.render(face, motion, runtime=runtime)
+    for eye, lid in ((slice(36, 42), face.lid_colors[0]), (slice(42, 48), face.lid_colors[1])):
+        pts = face.rig.points[eye]
+        x0, y0 = np.floor(pts.min(0)).astype(int) - 1
+        x1, y1 = np.ceil(pts.max(0)).astype(int) + 2
+        inside = polygon_coverage(pts, x0, y0, x1 - x0, y1 - y0) > 0.5
+
+        def distance_to_lid(frame):
+            pixels = frame[y0:y1, x0:x1].astype(float)[inside] / 255
+            return np.median(np.linalg.norm(pixels - lid, axis=1))
+        assert distance_to_lid(closed_eyes) < 0.2 and distance_to_lid(closed_eyes) < 0.5 * distance_to_lid(open_eyes)
+
+
+def test_head_pose_moves_the_face(engines, runtime, faces):
+    face = engines.face_model.prepare(faces["grace_hopper"], size=SIZE, runtime=runtime)
+    pose = np.array([[0, 0, 0, 0, 0, 1.0], [0.2, 0, 0, 0, 0, 1.0], [0, 0, 0.15, 0, 0, 1.0]])
+    motion = Motion(fps=25, pose=pose, expr=np.zeros((3, len(EXPR_CHANNELS))), speaking=np.zeros(3))
+    rest, turned, rolled = (face_analyzer().analyze(f).landmarks for f in engines.face_model.render(face, motion,
+                                                                                                    runtime=runtime))
+    assert turned[30, 0] - rest[30, 0] > 3                     # positive yaw: the nose moves to the image's right
+    eyes = lambda lm: np.degrees(np.arctan2(*(lm[45] - lm[36])[::-1]))  # noqa: E731
+    assert eyes(rolled) - eyes(rest) > 4                       # positive roll: clockwise
+    assert np.abs(rest[27:68] - face.rig.points[27:68]).max() < 4  # at rest dlib finds the rig where it is
+
+
+def test_photo_without_a_face_is_a_clear_error(engines, runtime, cat_image):
+    with pytest.raises(FaceNotFoundError, match="face B: no face found"):
+        engines.face_model.prepare(cat_image, size=SIZE, runtime=runtime, where="face B")
+
+
+def test_any_photo_shape_gives_a_square_portrait(engines, runtime, faces):
+    wide = np.concatenate([faces["astronaut"], faces["astronaut"][:, ::-1]], axis=1)[:, 100:900]  # 512 x 800
+    face = engines.face_model.prepare(wide, size=128, runtime=runtime)
+    assert tuple(face.image.shape) == (3, 128, 128)
+    tall = faces["grace_hopper"][:, 150:420]  # a narrow crop that forces padding
+    face = engines.face_model.prepare(tall, size=128, runtime=runtime)
+    assert tuple(face.image.shape) == (3, 128, 128)

@@ -1,0 +1,85 @@
+"""The example workflow: well-formed, wired to real node inputs, and the same script as the CLI example."""
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from comfyui.workflow_format import ui_to_api, widget_slots
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / "workflows" / "tavid_two_person_builtin.json"
+
+# The core nodes the workflow uses, as ComfyUI 0.3.64's /object_info describes them.
+CORE = {
+    "LoadImage": {"input": {"required": {"image": [["example.png"], {"image_upload": True}]}},
+                  "input_order": {"required": ["image"]}, "output": ["IMAGE", "MASK"]},
+    "CreateVideo": {"input": {"required": {"images": ["IMAGE", {}], "fps": ["FLOAT", {"default": 30.0}]},
+                              "optional": {"audio": ["AUDIO", {}]}},
+                    "input_order": {"required": ["images", "fps"], "optional": ["audio"]}, "output": ["VIDEO"]},
+    "SaveVideo": {"input": {"required": {"video": ["VIDEO", {}], "filename_prefix": ["STRING", {}],
+                                         "format": ["COMBO", {"options": ["auto", "mp4"]}],
+                                         "codec": ["COMBO", {"options": ["auto", "h264"]}]}},
+                  "input_order": {"required": ["video", "filename_prefix", "format", "codec"]}, "output": []},
+}
+
+
+def _node_info(cls) -> dict:
+    """The /object_info entry of one of our nodes, built from its schema."""
+    schema = cls.define_schema()
+    info = {"input": {"required": {}, "optional": {}}, "input_order": {"required": [], "optional": []},
+            "output": [o.io_type for o in schema.outputs]}
+    for socket in schema.inputs:
+        section = "optional" if socket.optional else "required"
+        info["input"][section][socket.id] = [socket.io_type, dict(socket.widget)]
+        info["input_order"][section].append(socket.id)
+    return info
+
+
+@pytest.fixture(scope="module")
+def object_info(pack):
+    extension = asyncio.run(pack.comfy_entrypoint())
+    ours = {cls.define_schema().node_id: _node_info(cls) for cls in asyncio.run(extension.get_node_list())}
+    return {**CORE, **ours}
+
+
+@pytest.fixture(scope="module")
+def workflow():
+    return json.loads(WORKFLOW.read_text(encoding="utf-8"))
+
+
+def test_links_connect_matching_types(workflow, object_info):
+    nodes = {n["id"]: n for n in workflow["nodes"]}
+    for link_id, src, src_slot, dst, dst_slot, kind in workflow["links"]:
+        assert object_info[nodes[src]["type"]]["output"][src_slot] == kind
+        socket = nodes[dst]["inputs"][dst_slot]
+        assert socket["link"] == link_id and socket["type"] == kind
+        assert link_id in nodes[src]["outputs"][src_slot]["links"]
+
+
+def test_converts_to_a_complete_api_prompt(workflow, object_info):
+    prompt = ui_to_api(workflow, object_info)
+    for node_id, node in prompt.items():
+        info = object_info[node["class_type"]]
+        missing = set(info["input_order"]["required"]) - set(node["inputs"])
+        assert not missing, f"node {node_id} ({node['class_type']}) lacks {missing}"
+        for name, value in node["inputs"].items():
+            spec = {**info["input"]["required"], **info["input"].get("optional", {})}[name]
+            if isinstance(value, list):
+                continue  # a link
+            options = spec[1].get("options") if spec[0] == "COMBO" else spec[0] if isinstance(spec[0], list) else None
+            if options and node["class_type"] != "LoadImage":
+                assert value in options, f"{node['class_type']}.{name} = {value!r} not in {options}"
+    kinds = [n["class_type"] for n in prompt.values()]
+    assert kinds.count("TAVIDSpeakerMapper") == 2 and kinds.count("TAVIDFaceSampler") == 2
+    assert prompt["13"]["inputs"]["audio"] == ["8", 0] and prompt["13"]["inputs"]["fps"] == ["9", 2]
+
+
+def test_widget_counts_match(workflow, object_info):
+    for node in workflow["nodes"]:
+        assert len(node["widgets_values"]) == len(widget_slots(object_info[node["type"]])), node["type"]
+
+
+def test_workflow_script_is_the_example_script(workflow):
+    script = next(n for n in workflow["nodes"] if n["type"] == "TAVIDDialogueScript")["widgets_values"][0]
+    assert script == (ROOT / "workflows" / "example_dialogue.txt").read_text(encoding="utf-8").rstrip("\n")
