@@ -3,6 +3,7 @@
     tavid generate [--script PATH] [--face-a IMG] [--face-b IMG] [-o OUT.mp4] [--seed N] [--fps N] [--size PX]
     tavid voices                  list the built-in voices
     tavid samples --out DIR       write the two sample portraits (e.g. into ComfyUI/input)
+    tavid strip VIDEO -o PNG      a picture of captioned frames of a video
 
 Mistakes (a bad script line, a photo without a face) end with exit code 2 and one line saying what
 and where; nothing is printed from deep inside the libraries.
@@ -88,6 +89,13 @@ def cmd_samples(args) -> int:
     return 0
 
 
+def cmd_strip(args) -> int:
+    from .strip import frame_strip
+    print(frame_strip(args.video, args.output, count=args.count, columns=args.columns, width=args.width,
+                      timeline_path=args.timeline))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tavid", description="Two-person conversation video with speech "
                                      "from a text dialogue and two face images (TAVID).")
@@ -118,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     samples = sub.add_parser("samples", help="write the two sample portraits as PNG files")
     samples.add_argument("--out", required=True, help="folder to write into (e.g. ComfyUI/input)")
     samples.set_defaults(func=cmd_samples)
+    strip = sub.add_parser("strip", help="a picture of captioned frames of a conversation video")
+    strip.add_argument("video")
+    strip.add_argument("-o", "--output", default="strip.png", help="PNG to write (default: %(default)s)")
+    strip.add_argument("--timeline", help="timeline JSON (default: the one beside the video, if any)")
+    strip.add_argument("--count", type=int, default=6, help="frames (default: %(default)s)")
+    strip.add_argument("--columns", type=int, default=2, help="frames per row (default: %(default)s)")
+    strip.add_argument("--width", type=int, default=480, help="pixels per frame (default: %(default)s)")
+    strip.set_defaults(func=cmd_strip)
     return parser
 
 

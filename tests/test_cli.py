@@ -81,3 +81,14 @@ def test_voices_and_samples(tmp_path):
     samples = tavid("samples", "--out", str(tmp_path))
     assert samples.returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tavid_astronaut.png", "tavid_grace_hopper.png"]
+
+
+def test_strip_of_a_generated_video(generated):
+    from PIL import Image
+    folder, _ = generated
+    result = tavid("strip", "out/talk.mp4", "-o", "strip.png", "--count", "3", "--columns", "3", "--width", "200",
+                   cwd=folder)
+    assert result.returncode == 0, result.stderr
+    sheet = np.asarray(Image.open(folder / "strip.png"))
+    assert sheet.shape == (100 + 24, 3 * 200 + 2 * 4, 3)
+    assert sheet[:100, :200].std() > 20  # a picture, not an empty tile
