@@ -37,8 +37,7 @@ class BuiltinEngines(io.ComfyNode):
     def execute(cls, voices: str = "neural", render_grid: int = 6) -> io.NodeOutput:
         with node_errors("TAVID Built-in Engines"):
             engines = load_builtin_engines(voices=voices, render_grid=render_grid)
-        return io.NodeOutput(engines.text_encoder, engines.speech_model, engines.speaker_mapper,
-                             engines.motion_mapper, engines.face_model)
+        return io.NodeOutput(*engines.blocks())
 
 
 class CheckpointLoader(io.ComfyNode):
@@ -69,8 +68,7 @@ class CheckpointLoader(io.ComfyNode):
                     "there is no checkpoint in models/tavid, and this version has no neural engines to load one",
                     where="ckpt_name", fix="Use the TAVID Built-in Engines loader instead.")
             engines = load_engines(model_path(MODEL_FOLDER, ckpt_name, "ckpt_name"), dtype, device)
-        return io.NodeOutput(engines.text_encoder, engines.speech_model, engines.speaker_mapper,
-                             engines.motion_mapper, engines.face_model)
+        return io.NodeOutput(*engines.blocks())
 
 
 class LoraLoader(io.ComfyNode):

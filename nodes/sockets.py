@@ -16,7 +16,7 @@ CATEGORY = "TAVID"
 
 
 def engine_outputs() -> list:
-    """The five model handles every loader provides, in the order of EngineSet."""
+    """The five model handles every loader provides, in the order of EngineSet.BLOCKS."""
     return [
         TextEncoder.Output("text_encoder", tooltip="Turns the dialogue into what the speech model reads."),
         SpeechModel.Output("speech_model", tooltip="Speaks both people's turns on one timeline."),

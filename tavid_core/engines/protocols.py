@@ -112,6 +112,11 @@ class EngineSet:
     motion_mapper: MotionMapper
     face_model: FaceModel
 
+    BLOCKS = ("text_encoder", "speech_model", "speaker_mapper", "motion_mapper", "face_model")
+
+    def blocks(self) -> tuple:
+        """The five engines in BLOCKS order (the order of every loader node's outputs)."""
+        return tuple(getattr(self, k) for k in self.BLOCKS)
+
     def describe(self) -> dict:
-        return {k: getattr(self, k).describe() for k in
-                ("text_encoder", "speech_model", "speaker_mapper", "motion_mapper", "face_model")}
+        return {k: engine.describe() for k, engine in zip(self.BLOCKS, self.blocks())}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .raster import edge_y, polygon_coverage
+from .raster import bounding_box, edge_y, polygon_coverage
 
 
 def eyelid_color(image: np.ndarray, eye: np.ndarray, brow: np.ndarray) -> np.ndarray:
@@ -21,11 +21,10 @@ def paint_eyelid(frame: np.ndarray, eye: np.ndarray, closed: float, color: np.nd
     frame in place with lid skin."""
     if closed < 0.1:
         return
-    h, w = frame.shape[:2]
-    x0, y0 = max(int(np.floor(eye[:, 0].min())) - 1, 0), max(int(np.floor(eye[:, 1].min())) - 1, 0)
-    x1, y1 = min(int(np.ceil(eye[:, 0].max())) + 2, w), min(int(np.ceil(eye[:, 1].max())) + 2, h)
-    if x1 <= x0 or y1 <= y0:
+    box = bounding_box(eye, frame.shape[1], frame.shape[0])
+    if box is None:
         return
+    x0, y0, x1, y1 = box
     inside = polygon_coverage(eye, x0, y0, x1 - x0, y1 - y0)
     xs = np.arange(x0, x1, dtype=np.float32)
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .raster import edge_y
+
 # extra points after dlib's 68: inner lip half way between each corner and its neighbour
 # (upper left, lower left, upper right, lower right)
 LIP_QUARTERS = (68, 69, 70, 71)
@@ -50,9 +52,7 @@ def fit_lips_to_teeth(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
 
 
 def _curve(lm: np.ndarray, idx: tuple[int, ...], xs: np.ndarray) -> np.ndarray:
-    pts = lm[list(idx)]
-    order = np.argsort(pts[:, 0])
-    return np.interp(xs, pts[order, 0], pts[order, 1])
+    return edge_y(lm[list(idx)], xs)
 
 
 def close_photo_mouth(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .raster import edge_y as _edge_y, polygon_coverage
+from .raster import bounding_box, edge_y, polygon_coverage
 
 _CAVITY = np.array([0.20, 0.06, 0.07], np.float32)
 _THROAT = np.array([0.09, 0.02, 0.03], np.float32)
@@ -22,17 +22,16 @@ def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: f
     opening = float(np.mean(lower[middle, 1] - upper[middle, 1]))
     if opening < 0.6:
         return
-    h, w = frame.shape[:2]
-    x0, y0 = max(int(np.floor(inner[:, 0].min())) - 1, 0), max(int(np.floor(inner[:, 1].min())) - 1, 0)
-    x1, y1 = min(int(np.ceil(inner[:, 0].max())) + 2, w), min(int(np.ceil(inner[:, 1].max())) + 2, h)
-    if x1 <= x0 or y1 <= y0:
+    box = bounding_box(inner, frame.shape[1], frame.shape[0])
+    if box is None:
         return
+    x0, y0, x1, y1 = box
     alpha = polygon_coverage(inner, x0, y0, x1 - x0, y1 - y0)
     if alpha.max() <= 0:
         return
     xs = np.arange(x0, x1, dtype=np.float32)
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-    top, bottom = _edge_y(upper, xs)[None], _edge_y(lower, xs)[None]
+    top, bottom = edge_y(upper, xs)[None], edge_y(lower, xs)[None]
     depth = np.clip((ys - top) / np.maximum(bottom - top, 1e-3), 0, 1)           # 0 at the upper lip, 1 at the lower
     centre_x, half_w = (upper[0, 0] + upper[-1, 0]) / 2, max(abs(upper[-1, 0] - upper[0, 0]) / 2, 1.0)
     side = np.clip(np.abs(xs - centre_x) / half_w, 0, 1)[None]                    # 0 in the middle, 1 at the corners

@@ -27,3 +27,11 @@ def edge_y(points: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The y of the curve through `points` [P, 2] at each x (linear between points, flat beyond)."""
     order = np.argsort(points[:, 0])
     return np.interp(x, points[order, 0], points[order, 1])
+
+
+def bounding_box(points: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the pixels `points` [P, 2] can touch, a pixel of margin, clipped to the frame;
+    None when nothing of it lies inside."""
+    x0, y0 = max(int(np.floor(points[:, 0].min())) - 1, 0), max(int(np.floor(points[:, 1].min())) - 1, 0)
+    x1, y1 = min(int(np.ceil(points[:, 0].max())) + 2, width), min(int(np.ceil(points[:, 1].max())) + 2, height)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
