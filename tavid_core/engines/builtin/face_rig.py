@@ -27,12 +27,12 @@ def _bases(lm: np.ndarray, unit: float) -> dict[str, np.ndarray]:
     zero = lambda: np.zeros((N_POINTS, 2), np.float32)  # noqa: E731
 
     jaw = zero()
-    drop = 0.45 * unit  # fully open: the lower lip drops almost half the eye-corner distance
+    drop = 0.4 * unit  # fully open: the lower lip drops 40 % of the eye-corner distance
     jaw[[65, 66, 67], 1] = drop
     jaw[[56, 57, 58], 1] = drop
     jaw[[55, 59], 1] = 0.6 * drop
     jaw[[54, 48, 60, 64], 1] = 0.18 * drop
-    jaw[[69, 71], 1] = 0.65 * drop
+    jaw[[69, 71], 1] = 0.8 * drop   # a rounded opening rather than a V
     jaw[[61, 62, 63], 1] = -0.1 * drop
     jaw[[68, 70], 1] = -0.05 * drop
     jaw[[50, 51, 52], 1] = -0.06 * drop

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from .raster import bounding_box, edge_y, polygon_coverage
+from .raster import bounding_box, edge_y, polygon_coverage, smooth_curve
 
-_CAVITY = np.array([0.20, 0.06, 0.07], np.float32)
-_THROAT = np.array([0.09, 0.02, 0.03], np.float32)
-_TONGUE = np.array([0.55, 0.25, 0.26], np.float32)
-_TEETH = np.array([0.90, 0.87, 0.80], np.float32)
+_CAVITY = np.array([0.30, 0.10, 0.10], np.float32)
+_THROAT = np.array([0.10, 0.03, 0.035], np.float32)
+_TONGUE = np.array([0.62, 0.30, 0.30], np.float32)
+_TEETH = np.array([0.88, 0.85, 0.78], np.float32)
+_TOOTH_WIDTHS = (0.095, 0.075, 0.065, 0.06, 0.06)  # incisor outwards, in eye-corner distances
 
 
 def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: float) -> None:
     """Fill the opening between the inner upper and lower lip contours [P, 2] (each from one corner to the
     other, pixels) of a float RGB frame [H, W, 3] in place. `unit` is the face's eye-corner distance,
     which sizes the teeth."""
-    inner = np.concatenate([upper, lower[-2:0:-1]])
     middle = slice(1, len(upper) - 1)
     opening = float(np.mean(lower[middle, 1] - upper[middle, 1]))
     if opening < 0.6:
         return
+    upper, lower = smooth_curve(upper), smooth_curve(lower)
+    inner = np.concatenate([upper, lower[-2:0:-1]])
     box = bounding_box(inner, frame.shape[1], frame.shape[0])
     if box is None:
         return
@@ -44,13 +46,25 @@ def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: f
     tongue = np.clip((depth - 0.65) / 0.35, 0, 1)[..., None] * tongue_amount
     color = color * (1 - tongue) + _TONGUE * tongue
 
-    upper_teeth_px = min(0.48 * opening, 0.1 * unit)
-    teeth_top = np.clip((upper_teeth_px - (ys - top)) / 1.2, 0, 1)[..., None] * (side < 0.85)[..., None]
+    soft = max(1.0, 0.012 * unit)  # teeth edges blur over about a pixel at 512 px
+    upper_teeth_px = min(0.45 * opening, 0.1 * unit)
+    fade = np.clip((0.9 - side) / 0.2, 0, 1)  # the teeth recede into shadow towards the corners
+    teeth_top = np.clip((upper_teeth_px - (ys - top)) / soft, 0, 1) * fade
     lower_teeth_px = max(0.0, min(0.25 * opening - 0.03 * unit, 0.06 * unit))
-    teeth_bottom = np.clip((lower_teeth_px - (bottom - ys)) / 1.2, 0, 1)[..., None] * (side < 0.7)[..., None]
-    teeth = np.clip(teeth_top + 0.85 * teeth_bottom, 0, 1)
-    color = color * (1 - teeth) + _TEETH * teeth * (0.8 + 0.2 * (1 - depth[..., None]))
-    color = color * shade
+    teeth_bottom = np.clip((lower_teeth_px - (bottom - ys)) / soft, 0, 1) * np.clip((0.7 - side) / 0.2, 0, 1)
+    teeth = np.clip(teeth_top + 0.85 * teeth_bottom, 0, 1)[..., None]
+    # gaps between teeth: thin darker lines at each tooth's edge, outwards from the middle
+    edges = np.cumsum(_TOOTH_WIDTHS) * unit
+    gap = np.zeros_like(xs)
+    for edge in np.concatenate([[0.0], edges]):
+        for x in (centre_x - edge, centre_x + edge):
+            gap = np.maximum(gap, np.clip(1 - np.abs(xs - x) / soft, 0, 1))
+    enamel = _TEETH * (0.78 + 0.22 * np.clip((ys - top) / max(upper_teeth_px, 1.0), 0, 1))[..., None]
+    enamel = enamel * (1 - 0.12 * gap[None, :, None])
+    color = color * (1 - teeth) + enamel * teeth
+    # the lip's inner edge casts a soft shadow into the mouth
+    rim = np.exp(-np.minimum(ys - top, bottom - ys).clip(0) / (1.5 * soft))[..., None]
+    color = color * shade * (1 - 0.35 * rim)
 
     region = frame[y0:y1, x0:x1]
     a = alpha[..., None]

@@ -35,3 +35,19 @@ def bounding_box(points: np.ndarray, width: int, height: int) -> tuple[int, int,
     x0, y0 = max(int(np.floor(points[:, 0].min())) - 1, 0), max(int(np.floor(points[:, 1].min())) - 1, 0)
     x1, y1 = min(int(np.ceil(points[:, 0].max())) + 2, width), min(int(np.ceil(points[:, 1].max())) + 2, height)
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def smooth_curve(points: np.ndarray, samples_per_segment: int = 4) -> np.ndarray:
+    """A Catmull-Rom curve through `points` [P, 2] in their order, [(P - 1) * samples + 1, 2]: lip and lid
+    contours drawn through landmarks without the corners of a polygon."""
+    p = np.asarray(points, np.float32)
+    if len(p) < 3:
+        return p
+    padded = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
+    t = (np.arange(samples_per_segment, dtype=np.float32) / samples_per_segment)[:, None]
+    out = []
+    for i in range(1, len(padded) - 2):
+        a, b, c, d = padded[i - 1], padded[i], padded[i + 1], padded[i + 2]
+        out.append(0.5 * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t ** 2 + (3 * b - a - 3 * c + d) * t ** 3))
+    out.append(p[-1:])
+    return np.concatenate(out)
