@@ -29,10 +29,6 @@ def put_frames(batch: torch.Tensor, start: int, frames: np.ndarray) -> None:
     batch[start:start + len(frames)] = torch.from_numpy(frames).float().div_(255.0)
 
 
-def image_frames(images: torch.Tensor, start: int, stop: int) -> np.ndarray:
-    return images[start:stop, ..., :3].clamp(0, 1).mul(255).add(0.5).to(torch.uint8).cpu().numpy()
-
-
 def to_audio(samples: np.ndarray, sample_rate: int) -> dict:
     """ComfyUI AUDIO from float [N] or [C, N]."""
     samples = np.atleast_2d(np.asarray(samples, np.float32))

@@ -16,14 +16,6 @@ import numpy as np
 from .errors import EngineUnavailableError, FaceNotFoundError
 from .media import as_uint8_rgb, resize
 
-# dlib's 68-point layout (iBUG 300-W), by region.
-JAW = slice(0, 17)
-BROW_RIGHT, BROW_LEFT = slice(17, 22), slice(22, 27)  # "right"/"left" of the person, i.e. image left/right
-NOSE = slice(27, 36)
-EYE_RIGHT, EYE_LEFT = slice(36, 42), slice(42, 48)
-OUTER_LIPS, INNER_LIPS = slice(48, 60), slice(60, 68)
-MOUTH = slice(48, 68)
-
 _DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; landmarks use full resolution
 _MIN_FACE_PX = 40
 
@@ -38,15 +30,6 @@ class FaceAnalysis:
     landmarks: np.ndarray
     embedding: np.ndarray | None = None
 
-    @property
-    def size(self) -> float:
-        """Face size in pixels: the distance between the outer eye corners times two, robust to the box."""
-        return float(np.linalg.norm(self.landmarks[36] - self.landmarks[45]) * 2.0)
-
-    @property
-    def center(self) -> np.ndarray:
-        return self.landmarks[27:48].mean(axis=0)
-
 
 def mouth_aperture(landmarks: np.ndarray) -> float:
     """Inner-lip opening divided by mouth width (0 for a closed mouth, about 0.3-0.6 wide open)."""
@@ -54,14 +37,6 @@ def mouth_aperture(landmarks: np.ndarray) -> float:
     lower = landmarks[65:68, 1].mean()
     width = np.linalg.norm(landmarks[54] - landmarks[48])
     return float(max(lower - upper, 0.0) / max(width, 1e-6))
-
-
-def eye_openness(landmarks: np.ndarray) -> float:
-    """Mean eyelid gap over eye width of both eyes (about 0.25-0.35 open, under 0.1 closed)."""
-    def one(eye):
-        gap = (np.linalg.norm(eye[1] - eye[5]) + np.linalg.norm(eye[2] - eye[4])) / 2
-        return gap / max(np.linalg.norm(eye[0] - eye[3]), 1e-6)
-    return float((one(landmarks[EYE_RIGHT]) + one(landmarks[EYE_LEFT])) / 2)
 
 
 def identity_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
-from typing import Iterator
-
 import numpy as np
 
 from .errors import TavidError
@@ -177,10 +175,3 @@ def read_video(path: str) -> tuple[np.ndarray, float, np.ndarray, int]:
         frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(vstream)])
     audio, rate = load_audio(path)
     return frames, fps, audio, rate
-
-
-def iter_video_frames(path: str) -> Iterator[np.ndarray]:
-    import av
-    with av.open(path) as container:
-        for frame in container.decode(container.streams.video[0]):
-            yield frame.to_ndarray(format="rgb24")

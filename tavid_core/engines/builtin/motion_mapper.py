@@ -112,8 +112,7 @@ class BuiltinMotionMapper(MotionMapper):
 
         expr_frames = np.stack([at_frames(expr[c]) for c in EXPR_CHANNELS], axis=1)
         for start, end in closures:
-            hit = (frame_times >= start) & (frame_times < end)
-            expr_frames[hit, 0] = 0.0
+            expr_frames[(frame_times >= start) & (frame_times < end), EXPR_CHANNELS.index("jaw_open")] = 0.0
         pose = np.stack([
             at_frames(yaw), at_frames(pitch_angle), at_frames(roll),
             at_frames(yaw) * 0.15, at_frames(pitch_angle) * 0.1, 1.0 + at_frames(speaking) * 0.004,

@@ -53,8 +53,3 @@ def viseme_of(symbol: str) -> str:
 
 def targets(symbol: str) -> tuple[float, float, float]:
     return VISEMES[viseme_of(symbol)]
-
-
-def viseme_table() -> np.ndarray:
-    """[len(VISEME_NAMES), 3] targets in VISEME_NAMES order."""
-    return np.array([VISEMES[v] for v in VISEME_NAMES], np.float32)
