@@ -52,7 +52,6 @@ def cmd_generate(args) -> int:
     settings = GenerateSettings(fps=args.fps, size=args.size, seed=args.seed, voice_a=args.voice_a,
                                 voice_b=args.voice_b, expressiveness=args.expressiveness,
                                 sampler=SamplerSettings(seed=args.seed))
-    settings.check()
     output = args.output
     if os.path.isdir(output):
         raise TavidError("is a folder", where=f"-o {output}", fix="Give a file name such as out.mp4.")

@@ -134,6 +134,7 @@ class TavidPipeline:
                 writer.write(compose(settings.layout, *rendered))
         lap("render")
 
+        voices = speech.voices or voices
         timeline_path = os.path.splitext(output)[0] + ".json"
         report = {
             "video": os.path.basename(output),
@@ -142,7 +143,7 @@ class TavidPipeline:
             "fps": settings.fps,
             "sample_rate": speech.sample_rate,
             "speakers": list(dialogue.speakers),
-            "voices": [v.describe() for v in speech.voices or voices],
+            "voices": [v.describe() for v in voices],
             "timeline": speech.timeline_dict(),
             "settings": asdict(settings),
             "engines": self.engines.describe(),
@@ -151,4 +152,4 @@ class TavidPipeline:
         with open(timeline_path, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2)
         return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech,
-                              speech.voices or voices, seconds)
+                              voices, seconds)

@@ -12,10 +12,6 @@ from .errors import TavidError
 
 
 def _pick(path: str, count: int, timeline: dict | None) -> list[tuple[float, str]]:
-    import av
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        duration = float(stream.frames / stream.average_rate) if stream.frames else float(container.duration or 0) / 1e6
     if timeline:
         names = timeline.get("speakers", ["A", "B"])
         turns = timeline["timeline"]
@@ -25,6 +21,10 @@ def _pick(path: str, count: int, timeline: dict | None) -> list[tuple[float, str
             at = _mid_word(turn)
             moments.append((at, f"{at:4.1f} s   {names[turn['speaker']]} speaks, {names[1 - turn['speaker']]} listens"))
         return moments
+    import av
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        duration = float(stream.frames / stream.average_rate) if stream.frames else float(container.duration or 0) / 1e6
     return [((i + 0.5) * duration / count, f"{(i + 0.5) * duration / count:4.1f} s") for i in range(count)]
 
 
@@ -78,6 +78,9 @@ def frame_strip(video: str, output: str, count: int = 6, columns: int = 2, width
     sheet = Image.new("RGB", (columns * width + (columns - 1) * 4, rows * tiles[0].height + (rows - 1) * 4), "white")
     for i, tile in enumerate(tiles):
         sheet.paste(tile, ((i % columns) * (width + 4), (i // columns) * (tile.height + 4)))
-    sheet.save(output, quality=88) if output.lower().endswith((".jpg", ".jpeg")) else sheet.save(output)
+    if output.lower().endswith((".jpg", ".jpeg")):
+        sheet.save(output, quality=88)
+    else:
+        sheet.save(output)
     return output
 

@@ -246,13 +246,16 @@ class Speech:
     def segments_of(self, speaker: int) -> tuple[Segment, ...]:
         return tuple(s for s in self.timeline if s.speaker == speaker)
 
-    def activity(self, speaker: int, frames: int, fps: float) -> np.ndarray:
-        """[frames] 1.0 where the frame's centre lies inside one of the speaker's turns, else 0.0."""
-        centres = (np.arange(frames) + 0.5) / fps
-        active = np.zeros(frames, np.float32)
+    def activity_at(self, speaker: int, times: np.ndarray) -> np.ndarray:
+        """1.0 at the `times` (seconds) that lie inside one of the speaker's turns, else 0.0."""
+        active = np.zeros(len(times), np.float32)
         for seg in self.segments_of(speaker):
-            active[(centres >= seg.start_s) & (centres < seg.end_s)] = 1.0
+            active[(times >= seg.start_s) & (times < seg.end_s)] = 1.0
         return active
+
+    def activity(self, speaker: int, frames: int, fps: float) -> np.ndarray:
+        """[frames] speaking activity sampled at the frame centres."""
+        return self.activity_at(speaker, (np.arange(frames) + 0.5) / fps)
 
     def timeline_dict(self) -> list[dict]:
         return [s.to_dict() for s in self.timeline]

@@ -50,13 +50,6 @@ def _feature(speech: Speech, name: str, person: int, n: int) -> np.ndarray:
     return np.interp(np.arange(n) / GRID_HZ, src, values).astype(np.float32)
 
 
-def _activity(segments: tuple[Segment, ...], grid: np.ndarray) -> np.ndarray:
-    active = np.zeros(len(grid), np.float32)
-    for seg in segments:
-        active[(grid >= seg.start_s) & (grid < seg.end_s)] = 1.0
-    return active
-
-
 def _phrase_ends(segments: tuple[Segment, ...], min_pause: float = 0.25) -> list[tuple[float, Segment]]:
     """Times where a speaker finishes a phrase: turn ends, and pauses inside a turn."""
     ends = []
@@ -89,7 +82,7 @@ class BuiltinMotionMapper(MotionMapper):
         n = len(grid)
         energy = _feature(speech, "energy", person, n)
         pitch = _feature(speech, "pitch", person, n)
-        speaking = _smooth(_activity(own, grid), 0.03)
+        speaking = _smooth(speech.activity_at(person, grid), 0.03)
         gate = np.clip(speaking * 1.5, 0, 1)
 
         jaw, wide, rnd, closures = self._mouth(own, grid, energy)
