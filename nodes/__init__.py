@@ -1,5 +1,5 @@
 """ComfyUI adapters, one file per node family. No model logic lives here: every node calls tavid_core."""
-from . import nodes_dialogue, nodes_face, nodes_loaders, nodes_motion, nodes_speech
+from . import nodes_dialogue, nodes_eval, nodes_face, nodes_loaders, nodes_motion, nodes_speech
 
 NODES = [
     *nodes_dialogue.NODES,
@@ -7,4 +7,5 @@ NODES = [
     *nodes_speech.NODES,
     *nodes_motion.NODES,
     *nodes_face.NODES,
+    *nodes_eval.NODES,
 ]

@@ -4,6 +4,9 @@
     tavid voices                  list the built-in voices
     tavid samples --out DIR       write the two sample portraits (e.g. into ComfyUI/input)
     tavid strip VIDEO -o PNG      a picture of captioned frames of a video
+    tavid eval VIDEO [--timeline JSON] [--script TXT] [--ref-a IMG --ref-b IMG] [--json]
+                                  measure a two-person conversation video on four dimensions
+    tavid bench eval [--video VIDEO] [--repeat N]   time and memory of a job
 
 Mistakes (a bad script line, a photo without a face) end with exit code 2 and one line saying what
 and where; nothing is printed from deep inside the libraries.
@@ -95,6 +98,39 @@ def cmd_strip(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    import json
+
+    from .eval import check_eval_packages, evaluate_video, format_report, rounded, timeline_beside
+    from .runtime import StandaloneRuntime
+    check_eval_packages()
+    timeline = None if args.no_timeline else (args.timeline or timeline_beside(args.video))
+    report = evaluate_video(args.video, timeline=timeline, script=args.script, ref_a=args.ref_a, ref_b=args.ref_b,
+                            runtime=StandaloneRuntime(device="cpu", quiet=args.json or args.quiet))
+    report = rounded(report)
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_report(report))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import json
+
+    from .bench import TARGETS
+    if args.target == "eval":
+        from .eval import check_eval_packages
+        check_eval_packages()
+    result = TARGETS[args.target](video=args.video, timeline=args.timeline, repeat=args.repeat)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"tavid bench {result['target']}: {result['video']} ({result['video_s']:.1f} s of video), "
+          f"{result['cpus']} CPUs, peak RSS {result['peak_rss_mb']} MiB")
+    for i, run in enumerate(result["runs"], 1):
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in run["stages_s"].items())
+        print(f"  run {i}: {run['wall_s']:.1f} s wall, real-time factor {run['rtf']:.2f} ({stages})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tavid", description="Two-person conversation video with speech "
                                      "from a text dialogue and two face images (TAVID).")
@@ -133,6 +169,33 @@ def build_parser() -> argparse.ArgumentParser:
     strip.add_argument("--columns", type=int, default=2, help="frames per row (default: %(default)s)")
     strip.add_argument("--width", type=int, default=480, help="pixels per frame (default: %(default)s)")
     strip.set_defaults(func=cmd_strip)
+
+    ev = sub.add_parser("eval", help="measure a two-person conversation video (needs the [eval] extra)",
+                        description="Talking-face realism, listening responsiveness, dyadic fluency and speech "
+                                    "quality of a side-by-side two-person video with mixed audio, offline. Works on "
+                                    "any such video; a timeline JSON from tavid generate adds timing errors and "
+                                    "word error rates.")
+    ev.add_argument("video")
+    ev.add_argument("--timeline", help="timeline JSON (default: the one beside the video, if any)")
+    ev.add_argument("--no-timeline", action="store_true",
+                    help="ignore any timeline: find who speaks from the faces, as for other tools' videos")
+    ev.add_argument("--script", help="dialogue script, for word error rates when there is no timeline")
+    ev.add_argument("--ref-a", help="reference photo of A, the left person (default: the first frame)")
+    ev.add_argument("--ref-b", help="reference photo of B, the right person (default: the first frame)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(func=cmd_eval)
+
+    bench = sub.add_parser("bench", help="wall time, real-time factor and peak memory of a job",
+                           description="Benchmarks run on this machine; the first evaluation on a new machine "
+                                       "also compiles librosa's code once (about 20 s), so use --repeat 2 to see "
+                                       "both.")
+    bench.add_argument("target", choices=("eval",), help="eval: tavid eval on a video")
+    bench.add_argument("--video", help="video to evaluate (default: render the README main job first)")
+    bench.add_argument("--timeline", help="its timeline JSON (default: the one beside it)")
+    bench.add_argument("--repeat", type=int, default=1, help="runs (default: %(default)s)")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -69,13 +69,17 @@ class FaceAnalyzer:
         self._encoder = dlib.face_recognition_model_v1(os.path.join(root, "dlib_face_recognition_resnet_model_v1.dat"))
         self._lock = threading.Lock()
 
-    def detect(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
-        """All faces as (box, score), best first: largest, ties broken by detector confidence."""
+    def detect(self, image: np.ndarray, *, max_side: int = _DETECT_MAX_SIDE,
+               upsample: int = 1) -> list[tuple[tuple[float, float, float, float], float]]:
+        """All faces as (box, score), best first: largest, ties broken by detector confidence.
+
+        The detector runs on a copy at most `max_side` pixels long, enlarged `upsample` times (each
+        doubling finds faces half as small and costs about four times as much)."""
         image = as_uint8_rgb(image)
-        scale = min(1.0, _DETECT_MAX_SIDE / max(image.shape[:2]))
+        scale = min(1.0, max_side / max(image.shape[:2]))
         small = image if scale == 1.0 else resize(image, round(image.shape[1] * scale), round(image.shape[0] * scale))
         with self._lock:
-            rects, scores, _ = self._detector.run(small, 1, 0.0)
+            rects, scores, _ = self._detector.run(small, upsample, 0.0)
         found = [((r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale), float(s))
                  for r, s in zip(rects, scores)]
         return sorted(found, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]) * (1 + max(f[1], 0)), reverse=True)

@@ -92,3 +92,48 @@ def test_strip_of_a_generated_video(generated):
     sheet = np.asarray(Image.open(folder / "strip.png"))
     assert sheet.shape == (100 + 24, 3 * 200 + 2 * 4, 3)
     assert sheet[:100, :200].std() > 20  # a picture, not an empty tile
+
+
+def test_eval_of_a_generated_video(generated):
+    folder, _ = generated
+    text = tavid("eval", "out/talk.mp4", "-q", cwd=folder)
+    assert text.returncode == 0, text.stderr
+    for title in ("1. Talking-face realism", "2. Listening responsiveness", "3. Dyadic fluency", "4. Speech quality"):
+        assert title in text.stdout
+    assert "from the timeline" in text.stdout   # found beside the video
+    result = tavid("eval", "out/talk.mp4", "--json", "--no-timeline", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)          # one JSON object, nothing else on stdout
+    from tavid_core.eval import metric_keys
+    assert {k: list(report[k]["overall"]) for k in metric_keys()} == metric_keys()
+    assert report["reference"]["speakers_from"] == "faces" and report["video"]["frames"] > 50
+    assert report["realism"]["A"]["lip_sync_corr"] > 0.4
+
+
+def test_eval_says_how_to_install_missing_packages(tmp_path):
+    script = ("import importlib.util, sys\n"
+              "real = importlib.util.find_spec\n"
+              "importlib.util.find_spec = lambda name, *a: None if name == 'speechmos' else real(name, *a)\n"
+              "from tavid_core.cli import main\n"
+              "sys.exit(main(['eval', 'missing.mp4']))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert "speechmos" in result.stderr and 'pip install "comfyui-tavid[eval]"' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{dir}/none.mp4"], "none.mp4: no such video file"),
+    (["{dir}/talk.txt"], "cannot read the video"),
+    (["{dir}/still.mp4"], "found no face in the first"),
+    (["{dir}/still.mp4", "--timeline", "{dir}/talk.txt"], "talk.txt: not a JSON file"),
+])
+def test_eval_bad_input_is_one_line(tmp_path, cat_image, args, message):
+    from tavid_core.media import VideoWriter
+    (tmp_path / "talk.txt").write_text(SHORT_SCRIPT)
+    with VideoWriter(str(tmp_path / "still.mp4"), 25, 256, 128, np.zeros((1, 48000), np.float32), 24000) as w:
+        w.write(np.repeat(np.asarray(cat_image)[None, :128, :256], 50, axis=0))
+    result = tavid("eval", *[a.format(dir=tmp_path) for a in args], "-q")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message.format(dir=tmp_path) in lines[0], lines

@@ -1,5 +1,6 @@
 """The ComfyUI nodes: registration, schemas, and every execute path on real inputs."""
 import asyncio
+import json
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
     assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDLoraLoader",
                           "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper",
-                          "TAVIDFaceSampler", "TAVIDComposeDialogue"}
+                          "TAVIDFaceSampler", "TAVIDComposeDialogue", "TAVIDEvaluate"}
     for cls in nodes.values():
         schema = cls.define_schema()
         schema.validate()
@@ -119,6 +120,38 @@ def test_node_errors_name_the_node_and_field(nodes, graph, cat_image):
         nodes["TAVIDSpeakerMapper"].execute(speaker_mapper=spm, image=image_tensor(cat_image[:1, :1]),
                                             audio={"waveform": torch.zeros(1, 1, 10)})
     assert "TAVID Speaker Mapper / audio: not an AUDIO value" in str(err.value)
+
+
+def test_evaluate_node_on_the_graph_output(nodes, graph, faces):
+    pytest.importorskip("silero_vad", reason="the [eval] extra is not installed")
+    text, report_json = nodes["TAVIDEvaluate"].execute(
+        images=graph["images"], audio=graph["audio"], frame_rate=graph["fps"], speech=graph["speech"],
+        dialogue=graph["dialogue"], reference_a=image_tensor(faces["grace_hopper"])).args
+    report = json.loads(report_json)
+    assert report["reference"]["speakers_from"] == "timeline" and report["reference"]["names"] == ["Ada", "B"]
+    assert report["reference"]["faces"] == ["image", "first frame"]
+    assert report["video"]["frames"] == len(graph["images"])
+    assert report["realism"]["A"]["identity_distance"] < 0.6 and report["speech"]["A"]["wer"] is not None
+    assert "Ada" in text and "4. Speech quality" in text
+
+
+def test_evaluate_node_reads_a_video_and_explains_missing_input(nodes, graph, tmp_path):
+    from tavid_core.media import VideoWriter
+    pytest.importorskip("silero_vad", reason="the [eval] extra is not installed")
+
+    class Video:  # what ComfyUI's VIDEO offers for streaming: get_stream_source()
+        def get_stream_source(self):
+            return str(tmp_path / "v.mp4")
+
+    frames = (graph["images"].numpy() * 255).astype(np.uint8)
+    audio = graph["audio"]["waveform"][0].numpy()
+    with VideoWriter(str(tmp_path / "v.mp4"), 25.0, frames.shape[2], frames.shape[1], audio, 24000) as writer:
+        writer.write(frames)
+    report = json.loads(nodes["TAVIDEvaluate"].execute(video=Video())[1])
+    assert report["reference"]["speakers_from"] == "faces" and report["video"]["frames"] == len(frames)
+    with pytest.raises(Exception) as err:
+        nodes["TAVIDEvaluate"].execute(images=graph["images"])
+    assert str(err.value).startswith("TAVID Evaluate / video: nothing to evaluate")
 
 
 def test_checkpoint_loader_explains_itself(nodes, models_dir):

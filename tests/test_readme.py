@@ -22,3 +22,23 @@ def test_readme_picture_exists():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme):
         assert (ROOT / path).is_file(), path
+
+
+def test_readme_documents_every_eval_key():
+    from tavid_core.eval import metric_keys
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for section, keys in metric_keys().items():
+        for key in keys:
+            assert f"`{key}`" in readme, f"{section}.{key} is not documented in the README"
+
+
+def test_requirement_files_match_pyproject():
+    tomllib = __import__("pytest").importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def listed(name):
+        lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+        return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+
+    assert listed("requirements.txt") == {d for d in project["dependencies"] if not d.startswith("torch")}
+    assert listed("requirements-eval.txt") == set(project["optional-dependencies"]["eval"])

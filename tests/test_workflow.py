@@ -8,7 +8,7 @@ import pytest
 from comfyui.workflow_format import ui_to_api, widget_slots
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW = ROOT / "workflows" / "tavid_two_person_builtin.json"
+WORKFLOWS = ["tavid_two_person_builtin.json", "tavid_two_person_evaluate.json"]  # the second adds TAVID Evaluate
 
 # The core nodes the workflow uses, as ComfyUI 0.3.64's /object_info describes them.
 CORE = {
@@ -43,9 +43,9 @@ def object_info(pack):
     return {**CORE, **ours}
 
 
-@pytest.fixture(scope="module")
-def workflow():
-    return json.loads(WORKFLOW.read_text(encoding="utf-8"))
+@pytest.fixture(scope="module", params=WORKFLOWS)
+def workflow(request):
+    return json.loads((ROOT / "workflows" / request.param).read_text(encoding="utf-8"))
 
 
 def test_links_connect_matching_types(workflow, object_info):

@@ -129,6 +129,15 @@ class io:
             return self.args[index]
 
 
+class ui:
+    class PreviewText:
+        def __init__(self, value: str, **kwargs):
+            self.value = value
+
+        def as_dict(self):
+            return {"text": (self.value,)}
+
+
 class ComfyExtension:
     async def on_load(self) -> None:
         pass

@@ -1,0 +1,146 @@
+"""Who speaks when, measured: speech found by voice activity detection in the mixed soundtrack, each
+moment of it given to one person.
+
+With a timeline, speech goes to the person whose turn is nearest; without one, to the face whose
+mouth is moving the most (the only way to tell two voices apart in one mixed track). Either way the
+faces also say when both people articulate at once, which is how overlapping speech is seen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from .deps import require
+from .face_signals import FaceSignals
+from .reference import Reference
+
+RATE = 100.0                 # Hz of the activity grid
+VAD_RATE = 16000
+MERGE_GAP_S = 1.0            # one person's speech with a silence shorter than this is one turn
+TALKING_SHARE = 0.4          # a mouth moving at this share of its owner's typical speaking motion is talking
+OWNER_SMOOTHING_S = 0.5
+
+
+def speech_segments(audio_16k: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of speech found by silero-vad."""
+    torch, silero = require("torch"), require("silero_vad")
+    model = _silero_model()
+    found = silero.get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(audio_16k, dtype=np.float32)), model,
+                                         sampling_rate=VAD_RATE, min_silence_duration_ms=100, speech_pad_ms=30)
+    return [(s["start"] / VAD_RATE, s["end"] / VAD_RATE) for s in found]
+
+
+_model = None
+
+
+def _silero_model():
+    global _model
+    if _model is None:
+        _model = require("silero_vad").load_silero_vad(onnx=True)
+    _model.reset_states()
+    return _model
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of the True runs of a boolean array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: int
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Activity:
+    speech: np.ndarray        # [N] bool at RATE: someone is speaking
+    owner: np.ndarray         # [N] int: who speaks (0, 1), -1 in silence
+    talking: np.ndarray       # [2, N] bool: that face articulates while speech is heard
+    face_owner: np.ndarray    # [N] int: the face whose mouth moves more (whatever the timeline says)
+    segments: tuple[tuple[float, float], ...]  # the VAD's speech segments, seconds
+    source: str               # "timeline" or "faces"
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.speech) / RATE
+
+    def at_frames(self, fps: float, count: int) -> np.ndarray:
+        """Who speaks at each video frame's centre (-1: nobody)."""
+        index = np.minimum(((np.arange(count) + 0.5) / fps * RATE).astype(int), len(self.owner) - 1)
+        return self.owner[index]
+
+    def turns(self) -> list[Turn]:
+        """Each person's stretches of speech, merging their pauses shorter than MERGE_GAP_S unless the
+        other person speaks in between."""
+        pieces = []
+        for person in (0, 1):
+            pieces += [(a, b, person) for a, b in runs(self.owner == person)]
+        pieces.sort()
+        merged: list[list[int]] = []
+        for a, b, person in pieces:
+            if merged and merged[-1][2] == person and a - merged[-1][1] < MERGE_GAP_S * RATE:
+                merged[-1][1] = b
+            else:
+                merged.append([a, b, person])
+        return [Turn(p, a / RATE, b / RATE) for a, b, p in merged]
+
+
+def _grid_times(duration_s: float) -> np.ndarray:
+    return (np.arange(int(np.ceil(duration_s * RATE))) + 0.5) / RATE
+
+
+def _speech_mask(segments, times: np.ndarray) -> np.ndarray:
+    mask = np.zeros(len(times), bool)
+    for start, end in segments:
+        mask[(times >= start) & (times < end)] = True
+    return mask
+
+
+def _owner_from_timeline(reference: Reference, times: np.ndarray) -> np.ndarray:
+    """The speaker of the turn that contains each time, or of the nearest turn."""
+    starts = np.array([s.start_s for s in reference.segments])
+    ends = np.array([s.end_s for s in reference.segments])
+    distance = np.maximum(starts[None, :] - times[:, None], 0) + np.maximum(times[:, None] - ends[None, :], 0)
+    speakers = np.array([s.speaker for s in reference.segments])
+    return speakers[np.argmin(distance, axis=1)]
+
+
+def _frame_index(times: np.ndarray, fps: float, count: int) -> np.ndarray:
+    return np.clip((times * fps).astype(int), 0, count - 1)
+
+
+def face_owner(signals: tuple[FaceSignals, FaceSignals]) -> np.ndarray:
+    """[T] per video frame: the face whose mouth moves more, smoothed over half a second."""
+    motion = np.stack([s.mouth_motion() for s in signals])
+    owner = np.argmax(motion, axis=0)
+    size = max(1, int(round(OWNER_SMOOTHING_S * signals[0].fps)) | 1)
+    return median_filter(owner, size=size, mode="nearest")
+
+
+def measure_activity(audio_16k: np.ndarray, signals: tuple[FaceSignals, FaceSignals], reference: Reference,
+                     segments: list[tuple[float, float]] | None = None) -> Activity:
+    fps, count = signals[0].fps, signals[0].num_frames
+    duration = max(count / fps, len(audio_16k) / VAD_RATE)
+    times = _grid_times(duration)
+    segments = speech_segments(audio_16k) if segments is None else segments
+    speech = _speech_mask(segments, times)
+    frames = _frame_index(times, fps, count)
+    by_face = face_owner(signals)[frames]
+    if reference.has_timeline:
+        owner, source = _owner_from_timeline(reference, times), "timeline"
+    else:
+        owner, source = by_face, "faces"
+    owner = np.where(speech, owner, -1)
+
+    motion = np.stack([s.mouth_motion() for s in signals])[:, frames]
+    talking = np.zeros((2, len(times)), bool)
+    for person in (0, 1):
+        own = owner == person
+        if own.any():
+            talking[person] = speech & (motion[person] > TALKING_SHARE * np.median(motion[person][own]))
+    return Activity(speech, owner.astype(np.int8), talking, by_face.astype(np.int8), tuple(segments), source)

@@ -1,0 +1,74 @@
+"""What the video was meant to contain: who speaks when (a timeline) and what each person says.
+
+A timeline comes from the JSON `tavid generate` writes beside its video (or from a `Speech`); the
+words alone can come from a dialogue script. Either is optional: without them evaluation finds the
+speakers from the faces and skips the measures that need a reference.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from ..errors import TavidError
+from ..types import Dialogue, Segment, Speech
+
+
+@dataclass(frozen=True)
+class Reference:
+    segments: tuple[Segment, ...] = ()           # empty: no timeline
+    texts: tuple[str, str] | None = None         # everything A says, everything B says, in order
+    source: str = "none"
+    names: tuple[str, str] | None = None         # the speakers' names, when known
+
+    @property
+    def has_timeline(self) -> bool:
+        return bool(self.segments)
+
+    def with_texts(self, dialogue: Dialogue, source: str) -> "Reference":
+        texts = tuple(" ".join(t.text for t in dialogue.turns if t.speaker == p) for p in (0, 1))
+        return Reference(self.segments, texts, f"{self.source} + {source}" if self.segments else source,
+                         self.names or tuple(dialogue.speakers))
+
+
+def _texts(segments) -> tuple[str, str]:
+    return tuple(" ".join(s.text for s in segments if s.speaker == p) for p in (0, 1))
+
+
+def reference_from_speech(speech: Speech) -> Reference:
+    return Reference(tuple(speech.timeline), _texts(speech.timeline), "speech timeline")
+
+
+def load_timeline(path: str) -> Reference:
+    """The timeline JSON of `tavid generate` (or any JSON with a "timeline" list of
+    {"speaker": 0|1, "start": s, "end": s, "text": "..."})."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise TavidError("no such timeline file", where=path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TavidError(f"not a JSON file ({e})", where=path) from None
+    items = data.get("timeline") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise TavidError('has no "timeline" list of turns', where=path,
+                         fix="Pass the JSON that tavid generate wrote beside the video.")
+    segments = []
+    for i, item in enumerate(items):
+        try:
+            speaker, start, end = int(item["speaker"]), float(item["start"]), float(item["end"])
+        except (KeyError, TypeError, ValueError):
+            raise TavidError(f'turn {i} needs numeric "speaker", "start" and "end"', where=path) from None
+        if speaker not in (0, 1) or not (0 <= start < end):
+            raise TavidError(f"turn {i} has speaker {speaker} from {start} s to {end} s; speakers are 0 and 1 "
+                             "and a turn must end after it starts", where=path)
+        segments.append(Segment(turn=i, speaker=speaker, start_s=start, end_s=end, text=str(item.get("text", ""))))
+    segments.sort(key=lambda s: s.start_s)
+    names = data.get("speakers")
+    names = tuple(map(str, names)) if isinstance(names, list) and len(names) == 2 else None
+    return Reference(tuple(segments), _texts(segments), path, names)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation, as a recogniser writes them ("don't" stays one word)."""
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))

@@ -1,0 +1,184 @@
+"""Follow the two faces of a side-by-side conversation video with dlib, in one streaming pass.
+
+The detector runs once a second; the boxes in between are interpolated, so every frame gets a
+smoothly moving box. dlib's landmarks depend on the box they are given, so a box that jumped from
+frame to frame would show up as landmark jitter that is not in the video. The person on the left
+is A, the one on the right is B.
+
+Identity embeddings and sharpness are sampled on a sparser grid (they cost ~65 ms per face).
+"""
+from __future__ import annotations
+
+from contextlib import closing
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import FaceNotFoundError, TavidError
+from ..faces import face_analyzer
+from ..media import as_uint8_rgb, resize
+from ..runtime import Runtime
+from .clip import Clip
+
+DETECT_MAX_SIDE = 640       # the detector sees frames at most this long (faces of 80+ px are found)
+SEARCH_SECONDS = 10.0       # how far into the clip to look for the two faces
+MAX_IDENTITY_SAMPLES = 12  # ~65 ms each per face
+SHARPNESS_CROP = 128        # face crops are compared for sharpness at this size
+MIN_SAMPLE_GAP_S = 1.0
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass
+class FaceTrack:
+    """One person's face through the clip."""
+
+    landmarks: np.ndarray                 # [T, 68, 2] pixels; interpolated where the face was not found
+    found: np.ndarray                     # [T] bool: a detection was near this frame
+    size: float                           # median distance between the eye centres, pixels
+    sample_frames: list[int] = field(default_factory=list)
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    sharpness: list[float] = field(default_factory=list)
+
+
+def face_crop(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """A square around the face, four eye distances wide, scaled to a fixed size. It is placed by the
+    landmarks rather than the detector's box, whose size varies with the scale it was detected at."""
+    eyes = np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0))
+    cx, cy = landmarks.mean(0)
+    half = 2.0 * max(eyes, 4.0)
+    h, w = image.shape[:2]
+    x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
+    x1, y1 = int(min(w, cx + half)), int(min(h, cy + half))
+    return resize(image[y0:y1, x0:x1], SHARPNESS_CROP, SHARPNESS_CROP)
+
+
+def sharpness(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey face crop: higher is sharper."""
+    from scipy.ndimage import laplace
+    grey = face_crop(image, landmarks).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return float(laplace(grey).var())
+
+
+def _centre(box: Box) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+def _detect(image: np.ndarray, upsample: int) -> list[Box]:
+    return [box for box, _ in face_analyzer().detect(image, max_side=DETECT_MAX_SIDE, upsample=upsample)]
+
+
+def find_pair(clip: Clip, where: str) -> tuple[tuple[Box, Box], int]:
+    """The boxes of the two largest faces, left one first, from the first frame that shows two, and
+    the detector upsampling that found them."""
+    step = max(1, int(round(clip.fps)))
+    best = 0
+    with closing(clip.frames()) as frames:  # closes the decoder when the faces are found early
+        for index, frame in enumerate(frames):
+            if index > SEARCH_SECONDS * clip.fps:
+                break
+            if index % step:
+                continue
+            for upsample in (0, 1):
+                boxes = _detect(frame, upsample)
+                best = max(best, len(boxes))
+                if len(boxes) >= 2:
+                    pair = sorted(boxes[:2], key=lambda b: _centre(b)[0])
+                    return (pair[0], pair[1]), upsample
+    raise FaceNotFoundError(
+        f"found {'no face' if best == 0 else 'only one face'} in the first {SEARCH_SECONDS:g} s", where=where,
+        fix="Evaluation needs a video that shows both people side by side, faces at least 40 pixels wide.")
+
+
+def _match(tracks: list[Box], boxes: list[Box]) -> list[Box | None]:
+    """Each track's nearest new box within half a face width, or None."""
+    out: list[Box | None] = []
+    taken: set[int] = set()
+    for last in tracks:
+        dists = [np.linalg.norm(_centre(b) - _centre(last)) if i not in taken else np.inf for i, b in enumerate(boxes)]
+        i = int(np.argmin(dists)) if dists else -1
+        if i >= 0 and dists[i] < 0.5 * (last[2] - last[0]):
+            taken.add(i)
+            out.append(boxes[i])
+        else:
+            out.append(None)
+    return out
+
+
+class _Rows:
+    """A growing [N, *shape] float32 array kept in fixed chunks: a long video adds a few large blocks
+    instead of one small array per frame, which would pin freed frame memory in the heap."""
+
+    CHUNK = 1024
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape, self.chunks, self.count = shape, [], 0
+
+    def append(self, row: np.ndarray) -> None:
+        if self.count == len(self.chunks) * self.CHUNK:
+            self.chunks.append(np.empty((self.CHUNK, *self.shape), np.float32))
+        self.chunks[-1][self.count % self.CHUNK] = row
+        self.count += 1
+
+    def array(self) -> np.ndarray:
+        return np.concatenate(self.chunks)[:self.count] if self.chunks else np.empty((0, *self.shape), np.float32)
+
+
+def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[FaceTrack, FaceTrack]:
+    """Landmarks of both faces in every frame, plus identity and sharpness samples."""
+    analyzer = face_analyzer()
+    start_boxes, upsample = find_pair(clip, where)
+    step = max(1, int(round(clip.fps)))
+    sample_every = max(step, int(np.ceil(clip.num_frames / MAX_IDENTITY_SAMPLES)), int(MIN_SAMPLE_GAP_S * clip.fps))
+
+    last = list(start_boxes)                       # last known box of each person
+    key_index, key_boxes = 0, [None, None]          # the previous keyframe and what it found
+    buffer: np.ndarray | None = None                # the frames since that keyframe, reused
+    pending: list[int] = []                         # their frame numbers
+    landmarks, found = [_Rows((68, 2)) for _ in range(2)], [_Rows(()) for _ in range(2)]
+    tracks = [FaceTrack(np.empty(0), np.empty(0), 0.0) for _ in range(2)]
+
+    def flush(next_index: int, next_boxes: list[Box | None]):
+        for slot, index in enumerate(pending):
+            frame = buffer[slot]
+            t = (index - key_index) / max(next_index - key_index, 1)
+            for person in range(2):
+                a, b = key_boxes[person], next_boxes[person]
+                if a is not None and b is not None:
+                    box = tuple((1 - t) * np.array(a) + t * np.array(b))
+                else:
+                    box = a or b or last[person]
+                points = analyzer.landmarks(frame, box)
+                landmarks[person].append(points)
+                found[person].append(a is not None or b is not None)
+                if index % sample_every == 0:
+                    track = tracks[person]
+                    track.sample_frames.append(index)
+                    track.embeddings.append(analyzer.embedding(frame, box))
+                    track.sharpness.append(sharpness(frame, points))
+        pending.clear()
+
+    count = 0
+    for index, frame in runtime.steps(enumerate(clip.frames()), clip.num_frames, "evaluating faces"):
+        frame = as_uint8_rgb(frame)
+        if buffer is None:
+            buffer = np.empty((step, *frame.shape), np.uint8)
+        if frame.shape != buffer.shape[1:]:
+            raise TavidError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the first was "
+                                    f"{buffer.shape[2]}x{buffer.shape[1]}", where=where)
+        if index % step == 0:
+            boxes = _match(last, _detect(frame, upsample))
+            flush(index, boxes)
+            key_index, key_boxes = index, boxes
+            last = [b or l for b, l in zip(boxes, last)]
+        buffer[len(pending)] = frame
+        pending.append(index)
+        count = index + 1
+    flush(count - 1, [None, None])
+
+    for person, track in enumerate(tracks):
+        track.landmarks = landmarks[person].array()
+        track.found = found[person].array() > 0.5
+        eyes = np.linalg.norm(track.landmarks[:, 36:42].mean(1) - track.landmarks[:, 42:48].mean(1), axis=1)
+        track.size = float(np.median(eyes[track.found])) if track.found.any() else float(np.median(eyes))
+    return tracks[0], tracks[1]
