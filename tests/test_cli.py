@@ -137,3 +137,14 @@ def test_eval_bad_input_is_one_line(tmp_path, cat_image, args, message):
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message.format(dir=tmp_path) in lines[0], lines
+
+
+def test_bench_eval_reports_speed_and_memory(generated):
+    folder, _ = generated
+    result = tavid("bench", "eval", "--video", "out/talk.mp4", "--json", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["target"] == "eval" and figures["video_s"] > 3 and figures["peak_rss_mb"] > 100
+    run = figures["runs"][0]
+    assert run["wall_s"] > 0 and abs(run["rtf"] - run["wall_s"] / figures["video_s"]) < 0.01
+    assert set(run["stages_s"]) == {"faces", "motion and timing", "speech"}
