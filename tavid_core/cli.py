@@ -101,9 +101,8 @@ def cmd_strip(args) -> int:
 def cmd_eval(args) -> int:
     import json
 
-    from .eval import check_eval_packages, evaluate_video, format_report, rounded, timeline_beside
+    from .eval import evaluate_video, format_report, rounded, timeline_beside
     from .runtime import StandaloneRuntime
-    check_eval_packages()
     timeline = None if args.no_timeline else (args.timeline or timeline_beside(args.video))
     report = evaluate_video(args.video, timeline=timeline, script=args.script, ref_a=args.ref_a, ref_b=args.ref_b,
                             runtime=StandaloneRuntime(device="cpu", quiet=args.json or args.quiet))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -22,6 +21,7 @@ from .engines.protocols import EngineSet, SamplerSettings
 from .errors import TavidError
 from .media import VideoWriter, as_uint8_rgb
 from .runtime import Runtime, StandaloneRuntime
+from .stage_clock import StageClock
 from .types import Dialogue, Motion, Speech, Voice
 
 MIN_SIZE, MAX_SIZE = 64, 2048
@@ -103,23 +103,17 @@ class TavidPipeline:
                  settings: GenerateSettings = GenerateSettings()) -> GenerateResult:
         settings.check()
         face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
-        clock, seconds = time.perf_counter(), {}
-
-        def lap(stage: str):
-            nonlocal clock
-            now = time.perf_counter()
-            seconds[stage] = round(now - clock, 3)
-            clock = now
+        clock = StageClock()
 
         voices = self.voices(face_a, face_b, settings)
         model = self.engines.face_model
         prepared = [model.prepare(face, size=settings.size, runtime=self.runtime, where=f"face {who}")
                     for face, who in ((face_a, "A"), (face_b, "B"))]
-        lap("faces")
+        clock.lap("faces")
         speech = self.speech(dialogue, voices, settings)
-        lap("speech")
+        clock.lap("speech")
         motion_a, motion_b = self.motion(speech, settings)
-        lap("motion")
+        clock.lap("motion")
 
         frames = motion_a.num_frames
         audio = fit_audio(speech.mix, speech.sample_rate, frames, settings.fps)
@@ -132,7 +126,7 @@ class TavidPipeline:
                                          settings=settings.sampler)
                             for face, motion in zip(prepared, (motion_a, motion_b))]
                 writer.write(compose(settings.layout, *rendered))
-        lap("render")
+        clock.lap("render")
 
         voices = speech.voices or voices
         timeline_path = os.path.splitext(output)[0] + ".json"
@@ -147,9 +141,9 @@ class TavidPipeline:
             "timeline": speech.timeline_dict(),
             "settings": asdict(settings),
             "engines": self.engines.describe(),
-            "seconds": seconds,
+            "seconds": clock.seconds,
         }
         with open(timeline_path, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2)
         return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech,
-                              voices, seconds)
+                              voices, clock.seconds)

@@ -90,13 +90,15 @@ class Activity:
         return [Turn(p, a / RATE, b / RATE) for a, b, p in merged]
 
 
-def _grid_times(duration_s: float) -> np.ndarray:
-    return (np.arange(int(np.ceil(duration_s * RATE))) + 0.5) / RATE
+def grid_times(count: int) -> np.ndarray:
+    """The centres of the first `count` cells of the activity grid, seconds."""
+    return (np.arange(count) + 0.5) / RATE
 
 
-def _speech_mask(segments, times: np.ndarray) -> np.ndarray:
+def spans_mask(spans, times: np.ndarray) -> np.ndarray:
+    """True at the `times` that fall inside one of the (start, end) `spans`, seconds."""
     mask = np.zeros(len(times), bool)
-    for start, end in segments:
+    for start, end in spans:
         mask[(times >= start) & (times < end)] = True
     return mask
 
@@ -126,9 +128,9 @@ def measure_activity(audio_16k: np.ndarray, signals: tuple[FaceSignals, FaceSign
                      segments: list[tuple[float, float]] | None = None) -> Activity:
     fps, count = signals[0].fps, signals[0].num_frames
     duration = max(count / fps, len(audio_16k) / VAD_RATE)
-    times = _grid_times(duration)
+    times = grid_times(int(np.ceil(duration * RATE)))
     segments = speech_segments(audio_16k) if segments is None else segments
-    speech = _speech_mask(segments, times)
+    speech = spans_mask(segments, times)
     frames = _frame_index(times, fps, count)
     by_face = face_owner(signals)[frames]
     if reference.has_timeline:

@@ -10,7 +10,6 @@ timeline the speakers are found from the faces.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
@@ -18,6 +17,7 @@ from ..errors import TavidError
 from ..faces import face_analyzer
 from ..media import as_uint8_rgb, load_image, resample
 from ..runtime import Runtime, StandaloneRuntime
+from ..stage_clock import StageClock
 from .activity import VAD_RATE, measure_activity
 from .clip import Clip, clip_from_file
 from .deps import check_eval_packages
@@ -44,18 +44,13 @@ def evaluate(clip: Clip, reference: Reference = Reference(), references: tuple =
     reference images of A and B."""
     check_eval_packages()
     runtime = runtime or StandaloneRuntime(device="cpu", quiet=True)
-    seconds, clock = {}, time.perf_counter()
-
-    def lap(stage: str):
-        nonlocal clock
-        seconds[stage] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
+    clock = StageClock()
 
     tracks = track_faces(clip, runtime, where)
     signals = tuple(face_signals(t, clip.fps) for t in tracks)
     face_refs = [face_reference(image, track, f"reference {p}") for image, track, p in zip(references, tracks, PEOPLE)]
     count = signals[0].num_frames
-    lap("faces")
+    clock.lap("faces")
 
     audio = resample(clip.audio, clip.sample_rate, VAD_RATE)
     activity = measure_activity(audio, signals, reference)
@@ -75,11 +70,11 @@ def evaluate(clip: Clip, reference: Reference = Reference(), references: tuple =
         "fluency": with_overall("fluency", {p: speaker_fluency(activity, reference, i) for i, p in enumerate(PEOPLE)},
                                 conversation_fluency(activity, reference)),
     }
-    lap("motion and timing")
+    clock.lap("motion and timing")
     quality = speech_quality(audio, activity, reference.texts)
     report["speech"] = with_overall("speech", quality, quality["overall"])
-    lap("speech")
-    report["seconds"] = seconds
+    clock.lap("speech")
+    report["seconds"] = clock.seconds
     return report
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activity import RATE, Activity
+from .activity import RATE, Activity, grid_times, spans_mask
 from .reference import Reference
 from .signal_math import percentile_or_none
 
@@ -60,11 +60,9 @@ def speaker_fluency(activity: Activity, reference: Reference, person: int) -> di
 
 
 def _intended_overlap(reference: Reference, count: int) -> np.ndarray:
-    times = (np.arange(count) + 0.5) / RATE
-    both = np.zeros((2, count), bool)
-    for s in reference.segments:
-        both[s.speaker] |= (times >= s.start_s) & (times < s.end_s)
-    return both.all(axis=0)
+    times = grid_times(count)
+    return np.logical_and(*[spans_mask([(s.start_s, s.end_s) for s in reference.segments if s.speaker == p], times)
+                            for p in (0, 1)])
 
 
 def _visible_start(activity: Activity, turn) -> float:

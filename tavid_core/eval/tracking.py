@@ -36,7 +36,6 @@ class FaceTrack:
     landmarks: np.ndarray                 # [T, 68, 2] pixels; interpolated where the face was not found
     found: np.ndarray                     # [T] bool: a detection was near this frame
     size: float                           # median distance between the eye centres, pixels
-    sample_frames: list[int] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
     sharpness: list[float] = field(default_factory=list)
 
@@ -153,7 +152,6 @@ def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fac
                 found[person].append(a is not None or b is not None)
                 if index % sample_every == 0:
                     track = tracks[person]
-                    track.sample_frames.append(index)
                     track.embeddings.append(analyzer.embedding(frame, box))
                     track.sharpness.append(sharpness(frame, points))
         pending.clear()
