@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
-from ..tavid_core.compose import LAYOUTS, canvas_size, compose, speaker_mask
+from ..tavid_core.compose import LAYOUTS, canvas_size, compose, floor_holder, speaker_mask
 from ..tavid_core.engines.protocols import SAMPLERS, SCHEDULERS, SamplerSettings
 from ..tavid_core.errors import TavidError
 from . import sockets
@@ -62,17 +62,23 @@ class ComposeDialogue(io.ComfyNode):
             node_id="TAVIDComposeDialogue",
             display_name="TAVID Compose Dialogue",
             category=sockets.CATEGORY,
-            description="Puts both people into one picture (A left, B right) and outputs a mask of who is speaking "
-                        "in each frame. Feed the images and the speech generator's audio into Create Video.",
+            description="Puts both people into one picture (side by side, stacked, or a shot that follows whoever "
+                        "holds the floor, alone or with the listener as an inset) and outputs a mask of who is "
+                        "speaking in each frame. Feed the images and the speech generator's audio into Create Video.",
             inputs=[
                 io.Image.Input("images_a", tooltip="Frames of the first speaker."),
                 io.Image.Input("images_b", tooltip="Frames of the second speaker (same size and count)."),
-                io.Combo.Input("layout", options=list(LAYOUTS), default=LAYOUTS[0], tooltip="How to arrange the two."),
+                io.Combo.Input("layout", options=list(LAYOUTS), default=LAYOUTS[0],
+                               tooltip="side_by_side: A left, B right. stacked: A on top, B below. speaker_follow: "
+                                       "one square shot of whoever holds the floor, cutting after they have spoken "
+                                       "0.3 s and the shot has lasted 1.5 s. picture_in_picture: the same shot with "
+                                       "the other person in a small inset at the bottom right."),
                 sockets.Speech.Input("speech", tooltip="The conversation's speech, for the speaker mask."),
             ],
             outputs=[
                 io.Image.Output("images", tooltip="The composed frames."),
-                io.Mask.Output("speaker_mask", tooltip="1 over the panel of whoever speaks in that frame."),
+                io.Mask.Output("speaker_mask", tooltip="Over each person's visible region, their speaking activity "
+                                                      "(1 while speaking)."),
             ],
         )
 
@@ -86,13 +92,16 @@ class ComposeDialogue(io.ComfyNode):
             if images_a.shape[1] != size:
                 raise TavidError(f"faces must be square, got {images_a.shape[2]}x{images_a.shape[1]}", where="images_a")
             width, height = canvas_size(layout, size)
+            fps = count / speech.duration_s
+            speaking_a, speaking_b = speech.activity(0, count, fps), speech.activity(1, count, fps)
+            holder = floor_holder(speaking_a, speaking_b, fps)
             out = torch.empty((count, height, width, 3), dtype=torch.float32)
             for start in range(0, count, WINDOW):
                 stop = min(start + WINDOW, count)
                 out[start:stop] = torch.from_numpy(compose(layout, images_a[start:stop, ..., :3].float().cpu().numpy(),
-                                                           images_b[start:stop, ..., :3].float().cpu().numpy()))
-            fps = count / speech.duration_s
-            mask = speaker_mask(layout, size, speech.activity(0, count, fps), speech.activity(1, count, fps))
+                                                           images_b[start:stop, ..., :3].float().cpu().numpy(),
+                                                           holder=holder[start:stop]))
+            mask = speaker_mask(layout, size, speaking_a, speaking_b, holder)
         return io.NodeOutput(out, torch.from_numpy(mask))
 
 

@@ -27,14 +27,15 @@ class BuiltinEngines(io.ComfyNode):
                 io.Combo.Input("voices", options=list(VOICE_SETS), default="neural",
                                tooltip="Voices that faces are mapped onto: 'neural' (natural sounding) or "
                                        "'espeak' (robotic, many languages). A voice picked by name always works."),
-                io.Int.Input("render_grid", default=6, min=2, max=16, step=1,
-                             tooltip="Warp grid spacing in pixels: smaller is finer and slower."),
+                io.Int.Input("render_grid", default=16, min=4, max=32, step=1,
+                             tooltip="Spacing in pixels of the warp's grid around the head (mouth and chin always "
+                                     "get a 4-pixel grid): smaller is finer and slower."),
             ],
             outputs=sockets.engine_outputs(),
         )
 
     @classmethod
-    def execute(cls, voices: str = "neural", render_grid: int = 6) -> io.NodeOutput:
+    def execute(cls, voices: str = "neural", render_grid: int = 16) -> io.NodeOutput:
         with node_errors("TAVID Built-in Engines"):
             engines = load_builtin_engines(voices=voices, render_grid=render_grid)
         return io.NodeOutput(*engines.blocks())

@@ -20,12 +20,13 @@ import sys
 import time
 from pathlib import Path
 
+from .compose import LAYOUTS
 from .errors import TavidError
 
 EXAMPLE_SCRIPT = Path(__file__).resolve().parent.parent / "workflows" / "example_dialogue.txt"
 
 
-def _example_script() -> str:
+def example_script_path() -> str:
     if not EXAMPLE_SCRIPT.is_file():
         raise TavidError("the example script ships with the repository checkout and is not here",
                          where="--script", fix="Pass your own script: --script dialogue.txt")
@@ -48,11 +49,11 @@ def cmd_generate(args) -> int:
     from .pipeline import GenerateSettings, TavidPipeline
     from .runtime import StandaloneRuntime
 
-    script = args.script or _example_script()
+    script = args.script or example_script_path()
     dialogue = read_script(script)
     face_a, source_a = _face(args.face_a, "grace_hopper", "a")
     face_b, source_b = _face(args.face_b, "astronaut", "b")
-    settings = GenerateSettings(fps=args.fps, size=args.size, seed=args.seed, voice_a=args.voice_a,
+    settings = GenerateSettings(fps=args.fps, size=args.size, seed=args.seed, layout=args.layout, voice_a=args.voice_a,
                                 voice_b=args.voice_b, expressiveness=args.expressiveness,
                                 sampler=SamplerSettings(seed=args.seed))
     output = args.output
@@ -118,15 +119,22 @@ def cmd_bench(args) -> int:
     if args.target == "eval":
         from .eval import check_eval_packages
         check_eval_packages()
-    result = TARGETS[args.target](video=args.video, timeline=args.timeline, repeat=args.repeat)
+    result = TARGETS[args.target](video=args.video, timeline=args.timeline, repeat=args.repeat,
+                                  seconds=args.seconds, size=args.size, fps=args.fps)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"tavid bench {result['target']}: {result['video']} ({result['video_s']:.1f} s of video), "
-          f"{result['cpus']} CPUs, peak RSS {result['peak_rss_mb']} MiB")
+    if args.target == "eval":
+        print(f"tavid bench eval: {result['video']} ({result['video_s']:.1f} s of video), "
+              f"{result['cpus']} CPUs, peak RSS {result['peak_rss_mb']} MiB")
+    else:
+        print(f"tavid bench pipeline: built-in engines, {result['size']} px per face at {result['fps']:g} fps, "
+              f"{result['cpus']} CPUs")
     for i, run in enumerate(result["runs"], 1):
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in run["stages_s"].items())
-        print(f"  run {i}: {run['wall_s']:.1f} s wall, real-time factor {run['rtf']:.2f} ({stages})")
+        length = f"{run['video_s']:.1f} s of video: " if "video_s" in run else ""
+        memory = f", peak RSS {run['peak_rss_mb']} MiB" if "peak_rss_mb" in run else ""
+        print(f"  run {i}: {length}{run['wall_s']:.1f} s wall, real-time factor {run['rtf']:.2f}{memory} ({stages})")
     return 0
 
 
@@ -145,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     gen.add_argument("--fps", type=float, default=25.0, help="frames per second (default: %(default)s)")
     gen.add_argument("--size", type=int, default=512, help="pixels per face (default: %(default)s)")
+    gen.add_argument("--layout", default="side_by_side", choices=LAYOUTS,
+                     help="side_by_side, stacked (A on top), speaker_follow (one shot of whoever speaks) or "
+                          "picture_in_picture (that shot with the listener inset) (default: %(default)s)")
     gen.add_argument("--voice-a", default="auto", help="voice of A by name, or auto from the face (see tavid voices)")
     gen.add_argument("--voice-b", default="auto", help="voice of B by name, or auto from the face")
     gen.add_argument("--voice-set", default="neural", choices=("neural", "espeak"),
@@ -186,12 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="wall time, real-time factor and peak memory of a job",
-                           description="Benchmarks run on this machine; the first evaluation on a new machine "
-                                       "also compiles librosa's code once (about 20 s), so use --repeat 2 to see "
-                                       "both.")
-    bench.add_argument("target", choices=("eval",), help="eval: tavid eval on a video")
-    bench.add_argument("--video", help="video to evaluate (default: render the README main job first)")
-    bench.add_argument("--timeline", help="its timeline JSON (default: the one beside it)")
+                           description="Benchmarks run on this machine. pipeline renders dialogues made of the "
+                                       "example's turns with the sample portraits, one process per run, so each "
+                                       "peak RSS is that render's own. The first evaluation on a new machine also "
+                                       "compiles librosa's code once (about 20 s), so use eval --repeat 2 to see both.")
+    bench.add_argument("target", choices=("eval", "pipeline"),
+                       help="eval: tavid eval on a video; pipeline: render dialogues with the built-in engines")
+    bench.add_argument("--video", help="eval: video to evaluate (default: render the README main job first)")
+    bench.add_argument("--timeline", help="eval: its timeline JSON (default: the one beside it)")
+    bench.add_argument("--seconds", type=float, nargs="+", default=[60.0],
+                       help="pipeline: dialogue lengths to render, each in a fresh process (default: 60)")
+    bench.add_argument("--size", type=int, default=512, help="pipeline: pixels per face (default: %(default)s)")
+    bench.add_argument("--fps", type=float, default=25.0, help="pipeline: frames per second (default: %(default)s)")
     bench.add_argument("--repeat", type=int, default=1, help="runs (default: %(default)s)")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.set_defaults(func=cmd_bench)

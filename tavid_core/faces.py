@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import EngineUnavailableError, FaceNotFoundError
+from .errors import EngineUnavailableError, FaceNotFoundError, TavidError
 from .media import as_uint8_rgb, resize
 
 _DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; landmarks use full resolution
@@ -121,3 +121,25 @@ class FaceAnalyzer:
 def face_analyzer() -> FaceAnalyzer:
     """The process-wide analyzer (the dlib models take about a second to load)."""
     return FaceAnalyzer()
+
+
+# ------------------------------------------------------------------------------------------ facing
+SIDES = ("right", "left")
+_TURN_THRESHOLD = 0.03  # nose offset (jaw widths) below which a face counts as frontal
+
+
+def facing(landmarks: np.ndarray) -> float:
+    """How far the face is turned toward the image's right (> 0) or left (< 0): the nose tip's offset
+    from the middle of the jaw line, in jaw widths."""
+    jaw = max(float(landmarks[16, 0] - landmarks[0, 0]), 1.0)
+    return float(landmarks[30, 0] - (landmarks[0, 0] + landmarks[16, 0]) / 2) / jaw
+
+
+def turn_toward(image: np.ndarray, side: str, where: str = "image") -> np.ndarray:
+    """The photo, mirrored when its face is turned away from `side` ("right" or "left"), so that two
+    people placed side by side look at each other."""
+    if side not in SIDES:
+        raise TavidError(f"unknown side {side!r}", where=where, fix=f"Use one of {', '.join(SIDES)}.")
+    turn = facing(face_analyzer().analyze(image, where=where).landmarks)
+    away = turn < -_TURN_THRESHOLD if side == "right" else turn > _TURN_THRESHOLD
+    return np.ascontiguousarray(image[:, ::-1]) if away else image

@@ -5,6 +5,8 @@ Images inside the library are uint8 RGB `[H, W, 3]` numpy arrays; audio is float
 from __future__ import annotations
 
 import os
+import queue as queue_module
+import threading
 from fractions import Fraction
 import numpy as np
 
@@ -104,10 +106,12 @@ def load_audio(path, sample_rate: int | None = None, where: str | None = None) -
 # ------------------------------------------------------------------------------------------- video
 class VideoWriter:
     """Streams frames into an MP4 (H.264, yuv420p) with an AAC soundtrack, interleaving audio as video
-    advances, so memory stays flat however long the clip is. Use as a context manager."""
+    advances, so memory stays flat however long the clip is. Encoding runs on a background thread (PyAV
+    releases the GIL while x264 works) so the next frames render meanwhile; at most `queue` batches wait.
+    Use as a context manager."""
 
     def __init__(self, path: str, fps: float, width: int, height: int, audio: np.ndarray, sample_rate: int,
-                 crf: int = 18, preset: str = "veryfast"):
+                 crf: int = 18, preset: str = "superfast", queue: int = 2):
         import av
         if width % 2 or height % 2:
             raise TavidError(f"H.264 needs even frame sizes, got {width}x{height}", where="video")
@@ -124,19 +128,43 @@ class VideoWriter:
         self._rate = sample_rate
         self._audio_written = 0
         self.frames_written = 0
+        self._pending: queue_module.Queue = queue_module.Queue(maxsize=queue)
+        self._failure: BaseException | None = None
+        self._worker = threading.Thread(target=self._work, name="tavid-video-writer", daemon=True)
+        self._worker.start()
 
     def write(self, frames: np.ndarray) -> None:
-        """Append uint8 RGB frames [T, H, W, 3]."""
-        import av
+        """Append uint8 RGB frames [T, H, W, 3]; they are encoded later, so do not change the array afterwards."""
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[1:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
             raise TavidError(f"frames must be uint8 [T, {self.height}, {self.width}, 3], got {frames.dtype} "
                              f"{tuple(frames.shape)}", where="video")
+        self._raise_failure()
+        self._pending.put(frames)
+        self.frames_written += len(frames)
+
+    def _work(self) -> None:
+        encoded = 0
+        while (frames := self._pending.get()) is not None:
+            if self._failure is not None:
+                continue  # drain the queue so write() never blocks after a failure
+            try:
+                self._encode(frames)
+                encoded += len(frames)
+                self._write_audio(round(encoded / self.fps * self._rate))
+            except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+                self._failure = e
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise TavidError(f"writing the video failed ({self._failure})", where=self.path,
+                             fix="Check that the folder is writable and the disk has room.") from self._failure
+
+    def _encode(self, frames: np.ndarray) -> None:
+        import av
         for frame in frames:
             for packet in self._video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 self._container.mux(packet)
-        self.frames_written += len(frames)
-        self._write_audio(round(self.frames_written / self.fps * self._rate))
 
     def _write_audio(self, until: int) -> None:
         import av
@@ -153,12 +181,17 @@ class VideoWriter:
     def close(self) -> None:
         if self._container is None:
             return
-        self._write_audio(self._samples.shape[1])
-        for stream in (self._video, self._audio):
-            for packet in stream.encode(None):
-                self._container.mux(packet)
-        self._container.close()
-        self._container = None
+        self._pending.put(None)
+        self._worker.join()
+        try:
+            self._raise_failure()
+            self._write_audio(self._samples.shape[1])
+            for stream in (self._video, self._audio):
+                for packet in stream.encode(None):
+                    self._container.mux(packet)
+        finally:
+            self._container.close()
+            self._container = None
 
     def __enter__(self):
         return self

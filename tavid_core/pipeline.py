@@ -16,15 +16,17 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .compose import canvas_size, check_layout, compose
+from .compose import canvas_size, check_layout, compose, floor_holder
 from .engines.protocols import EngineSet, SamplerSettings
 from .errors import TavidError
+from .faces import turn_toward
 from .media import VideoWriter, as_uint8_rgb
 from .runtime import Runtime, StandaloneRuntime
 from .stage_clock import StageClock
 from .types import Dialogue, Motion, Speech, Voice
 
 MIN_SIZE, MAX_SIZE = 64, 2048
+MIRROR_MODES = ("auto", "never")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class GenerateSettings:
     expressiveness: float = 1.0
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     window: int = 25              # frames rendered and encoded at a time
+    mirror: str = "auto"          # "auto": mirror a photo whose face is turned away from the partner; "never"
 
     def check(self) -> None:
         if not (1.0 <= self.fps <= 120.0):
@@ -49,6 +52,9 @@ class GenerateSettings:
             raise TavidError(f"expressiveness must be between 0 and 3, got {self.expressiveness:g}",
                              where="expressiveness")
         check_layout(self.layout)
+        if self.mirror not in MIRROR_MODES:
+            raise TavidError(f"unknown mirror mode {self.mirror!r}", where="mirror",
+                             fix=f"Use one of {', '.join(MIRROR_MODES)}.")
 
 
 @dataclass
@@ -103,6 +109,8 @@ class TavidPipeline:
                  settings: GenerateSettings = GenerateSettings()) -> GenerateResult:
         settings.check()
         face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
+        if settings.mirror == "auto":  # A sits on the left and looks right, B the other way
+            face_a, face_b = turn_toward(face_a, "right", "face A"), turn_toward(face_b, "left", "face B")
         clock = StageClock()
 
         voices = self.voices(face_a, face_b, settings)
@@ -118,6 +126,7 @@ class TavidPipeline:
         frames = motion_a.num_frames
         audio = fit_audio(speech.mix, speech.sample_rate, frames, settings.fps)
         width, height = canvas_size(settings.layout, settings.size)
+        holder = floor_holder(motion_a.speaking, motion_b.speaking, settings.fps)  # who is on screen, per frame
         windows = range(0, frames, settings.window)
         with VideoWriter(output, settings.fps, width, height, audio, speech.sample_rate) as writer:
             for start in self.runtime.steps(windows, len(windows), "frames"):
@@ -125,7 +134,7 @@ class TavidPipeline:
                 rendered = [model.render(face, motion.window(start, stop), runtime=self.runtime,
                                          settings=settings.sampler)
                             for face, motion in zip(prepared, (motion_a, motion_b))]
-                writer.write(compose(settings.layout, *rendered))
+                writer.write(compose(settings.layout, *rendered, holder=holder[start:stop]))
         clock.lap("render")
 
         voices = speech.voices or voices

@@ -57,6 +57,10 @@ def frame_strip(video: str, output: str, count: int = 6, columns: int = 2, width
         font = ImageFont.load_default(size=15)
     except TypeError:  # Pillow < 10.1 has only the small bitmap font
         font = ImageFont.load_default()
+    if hasattr(font, "font_variant") and moments:  # a scalable font: shrink it to fit narrow tiles (tall videos)
+        longest = max(font.getlength(text) for _, text in moments)
+        if longest > width - 12:
+            font = font.font_variant(size=max(9, int(15 * (width - 12) / longest)))
     wanted = iter(moments)
     target = next(wanted, None)
     tiles = []

@@ -44,7 +44,7 @@ def graph(nodes, faces):
     """The example graph, node by node, on a short script."""
     out = {}
     out["dialogue"] = nodes["TAVIDDialogueScript"].execute(script=SHORT_SCRIPT, speaker_a="Ada", speaker_b="")[0]
-    te, sm, spm, mm, fm = nodes["TAVIDBuiltinEngines"].execute(voices="neural", render_grid=6).args
+    te, sm, spm, mm, fm = nodes["TAVIDBuiltinEngines"].execute(voices="neural", render_grid=16).args
     out["engines"] = (te, sm, spm, mm, fm)
     out["text"] = nodes["TAVIDTextEncoder"].execute(text_encoder=te, dialogue=out["dialogue"])[0]
     mapper = nodes["TAVIDSpeakerMapper"]
@@ -89,6 +89,20 @@ def test_speaker_mask_follows_who_speaks(graph):
         middle = int((seg.start_s + seg.end_s) / 2 * 25)
         left, right = mask[middle, 0, 0].item(), mask[middle, 0, -1].item()
         assert (left, right) == ((1.0, 0.0) if seg.speaker == 0 else (0.0, 1.0))
+
+
+def test_compose_picture_in_picture_follows_the_speaker(nodes, graph):
+    images, mask = nodes["TAVIDComposeDialogue"].execute(
+        images_a=graph["frames_a"], images_b=graph["frames_b"], layout="picture_in_picture",
+        speech=graph["speech"]).args
+    frames = len(graph["frames_a"])
+    assert images.shape == (frames, SIZE, SIZE, 3) and mask.shape == (frames, SIZE, SIZE)
+    inset = SIZE - SIZE // 32 - 3  # inside the inset box (bottom right), whatever its exact size
+    for seg in graph["speech"].timeline[:2]:  # A's opening turn, then B's answer (long enough for a cut)
+        middle = int((seg.start_s + seg.end_s) / 2 * 25)
+        shown = graph["frames_a"] if seg.speaker == 0 else graph["frames_b"]
+        assert torch.equal(images[middle, :SIZE // 2], shown[middle, :SIZE // 2])
+        assert (mask[middle, 0, 0].item(), mask[middle, inset, inset].item()) == (1.0, 0.0)
 
 
 def test_faces_talk_and_listen_in_node_output(graph):

@@ -64,7 +64,7 @@ def test_parted_lips_in_the_photo_are_closed_at_rest(engines, runtime, faces):
 def test_blinks_cover_the_eyes(engines, runtime, faces, name):
     """dlib's eye landmarks do not follow painted lids, so this looks at the pixels: closed, most of each eye
     opening takes the colour of the eyelid skin."""
-    from tavid_core.engines.builtin.raster import polygon_coverage
+    from tavid_core.engines.builtin.raster import band_coverage
     face = engines.face_model.prepare(faces[name], size=SIZE, runtime=runtime)
     expr = np.zeros((2, len(EXPR_CHANNELS)))
     expr[1, EXPR_CHANNELS.index("blink_left")] = expr[1, EXPR_CHANNELS.index("blink_right")] = 1.0
@@ -74,7 +74,7 @@ def test_blinks_cover_the_eyes(engines, runtime, faces, name):
         pts = face.rig.points[eye]
         x0, y0 = np.floor(pts.min(0)).astype(int) - 1
         x1, y1 = np.ceil(pts.max(0)).astype(int) + 2
-        inside = polygon_coverage(pts, x0, y0, x1 - x0, y1 - y0) > 0.5
+        inside = band_coverage(pts[[0, 1, 2, 3]], pts[[0, 5, 4, 3]], x0, y0, x1 - x0, y1 - y0) > 0.5
 
         def distance_to_lid(frame):
             pixels = frame[y0:y1, x0:x1].astype(float)[inside] / 255

@@ -20,6 +20,7 @@ from ..media import as_uint8_rgb, resize
 from ..runtime import Runtime
 from .clip import Clip
 
+MEDIAN_KEYFRAMES = 15      # box size: the median over this many recent detections
 DETECT_MAX_SIDE = 640       # the detector sees frames at most this long (faces of 80+ px are found)
 SEARCH_SECONDS = 10.0       # how far into the clip to look for the two faces
 MAX_IDENTITY_SAMPLES = 12  # ~65 ms each per face
@@ -89,6 +90,14 @@ def find_pair(clip: Clip, where: str) -> tuple[tuple[Box, Box], int]:
         fix="Evaluation needs a video that shows both people side by side, faces at least 40 pixels wide.")
 
 
+def _steady(box: Box, widths: list[float]) -> Box:
+    """The box about the same centre with the median size found so far: the detector's boxes jump between
+    the scales of its image pyramid, and dlib's landmarks move with the box's size."""
+    side = float(np.median(widths[-MEDIAN_KEYFRAMES:])) if widths else box[2] - box[0]
+    cx, cy = _centre(box)
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
 def _match(tracks: list[Box], boxes: list[Box]) -> list[Box | None]:
     """Each track's nearest new box within half a face width, or None."""
     out: list[Box | None] = []
@@ -136,6 +145,7 @@ def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fac
     pending: list[int] = []                         # their frame numbers
     landmarks, found = [_Rows((68, 2)) for _ in range(2)], [_Rows(()) for _ in range(2)]
     tracks = [FaceTrack(np.empty(0), np.empty(0), 0.0) for _ in range(2)]
+    sizes: list[list[float]] = [[], []]             # box widths found at keyframes so far, per person
 
     def flush(next_index: int, next_boxes: list[Box | None]):
         for slot, index in enumerate(pending):
@@ -147,6 +157,7 @@ def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fac
                     box = tuple((1 - t) * np.array(a) + t * np.array(b))
                 else:
                     box = a or b or last[person]
+                box = _steady(box, sizes[person])
                 points = analyzer.landmarks(frame, box)
                 landmarks[person].append(points)
                 found[person].append(a is not None or b is not None)
@@ -166,6 +177,9 @@ def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fac
                                     f"{buffer.shape[2]}x{buffer.shape[1]}", where=where)
         if index % step == 0:
             boxes = _match(last, _detect(frame, upsample))
+            for person, box in enumerate(boxes):
+                if box is not None:
+                    sizes[person].append(box[2] - box[0])
             flush(index, boxes)
             key_index, key_boxes = index, boxes
             last = [b or l for b, l in zip(boxes, last)]

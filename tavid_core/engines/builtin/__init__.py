@@ -16,7 +16,7 @@ VOICE_SETS = {
 }
 
 
-def load_builtin_engines(voices: str = "neural", render_grid: int = 6) -> EngineSet:
+def load_builtin_engines(voices: str = "neural", render_grid: int = 16) -> EngineSet:
     """All five built-in engines sharing one voice catalogue. `voices` chooses what faces are mapped
     onto ("neural" or "espeak"); `render_grid` is the warp grid spacing in pixels (smaller: finer)."""
     if voices not in VOICE_SETS:

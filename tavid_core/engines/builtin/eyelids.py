@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .raster import bounding_box, edge_y, polygon_coverage
+from .raster import band_coverage, blend, bounding_box, edge_y
 
 
 def eyelid_color(image: np.ndarray, eye: np.ndarray, brow: np.ndarray) -> np.ndarray:
@@ -18,14 +18,14 @@ def eyelid_color(image: np.ndarray, eye: np.ndarray, brow: np.ndarray) -> np.nda
 
 def paint_eyelid(frame: np.ndarray, eye: np.ndarray, closed: float, color: np.ndarray) -> None:
     """Cover the top `closed` (0..1) share of the eye opening `eye` [6, 2] (dlib order) of a float RGB
-    frame in place with lid skin."""
+    or uint8 frame in place with lid skin."""
     if closed < 0.1:
         return
     box = bounding_box(eye, frame.shape[1], frame.shape[0])
     if box is None:
         return
     x0, y0, x1, y1 = box
-    inside = polygon_coverage(eye, x0, y0, x1 - x0, y1 - y0)
+    inside = band_coverage(eye[[0, 1, 2, 3]], eye[[0, 5, 4, 3]], x0, y0, x1 - x0, y1 - y0)
     xs = np.arange(x0, x1, dtype=np.float32)
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]
     top, bottom = edge_y(eye[[0, 1, 2, 3]], xs)[None], edge_y(eye[[0, 5, 4, 3]], xs)[None]
@@ -37,5 +37,4 @@ def paint_eyelid(frame: np.ndarray, eye: np.ndarray, closed: float, color: np.nd
     skin = color * (0.92 + 0.08 * depth)[..., None]
     paint = skin * (1 - 0.55 * lash[..., None])
     alpha = (inside * np.maximum(cover, lash * 0.8) * min(1.0, closed * 1.5))[..., None]
-    region = frame[y0:y1, x0:x1]
-    region[:] = region * (1 - alpha) + paint * alpha
+    blend(frame, x0, y0, paint, alpha)

@@ -1,9 +1,10 @@
 """Built-in face model: animates the reference photo itself by landmark-driven warping.
 
 prepare: find the face (dlib), cut a square portrait around it (head, hair, some shoulders, the
-original background), and build its landmark rig. render: for each frame, move the rig's points
-as the Motion says, warp the portrait with a thin-plate spline that holds the picture's edges still,
-and paint the inside of the mouth where the lips part. No sampling happens, so sampler, steps and
+original background), build its landmark rig and fit the warp to it. render: for each frame, move the
+rig's points as the Motion says, warp the region around the head with a thin-plate spline that fades
+out before the region's edge (the rest of the portrait is the photo itself), and paint the inside of
+the mouth where the lips part and the eyelids when they close. No sampling happens, so sampler, steps and
 cfg do not apply; the seed does not either: the Motion already carries all randomness.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .eyelids import eyelid_color, paint_eyelid
 from .face_rig import FaceRig
 from .lips import INNER_LOWER, INNER_UPPER, close_photo_mouth
 from .mouth import paint_mouth
-from .warp import ThinPlateWarp
+from .warp import Box, ThinPlateWarp
 
 CROP_FACES = 2.5       # portrait side in jaw widths
 MIN_CROP_FACES = 1.6   # below this the photo is padded rather than cropped tighter
@@ -31,9 +32,11 @@ MIN_CROP_FACES = 1.6   # below this the photo is padded rather than cropped tigh
 @dataclass(eq=False)
 class WarpFace(PreparedFace):
     size: int
-    image: torch.Tensor       # [3, size, size] float 0..1
+    image: torch.Tensor       # [3, size, size] float 0.5..255.5: uint8 levels plus a half, so truncation rounds
     rig: FaceRig
-    anchors: np.ndarray       # [A, 2] points that never move (edges, and a ring around the head)
+    anchors: np.ndarray       # [A, 2] points that never move (a ring around the head)
+    warp: ThinPlateWarp       # fitted on the rig's rest points and the anchors
+    pixels: np.ndarray        # [size, size, 3] uint8, the portrait every frame starts from
     lid_colors: np.ndarray    # [2, 3] skin colour of the image-left and image-right upper eyelid
     crop_box: tuple[int, int, int]  # x0, y0, side in the original photo
 
@@ -60,38 +63,36 @@ def portrait_crop(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray,
     return crop, x0, y0, side
 
 
-def _anchors(rig: FaceRig, size: int) -> np.ndarray:
-    """Fixed points: four per image edge plus a ring around the head beyond which nothing moves."""
-    edge = np.linspace(0, size - 1, 5)[:-1]
-    last = size - 1
-    border = np.concatenate([np.stack([edge, np.zeros(4)], 1), np.stack([np.full(4, last), edge], 1),
-                             np.stack([last - edge, np.full(4, last)], 1), np.stack([np.zeros(4), last - edge], 1)])
+def _anchors(rig: FaceRig, size: int) -> tuple[np.ndarray, Box, Box]:
+    """Fixed points on a ring around the head beyond which nothing moves; the box around that ring (the
+    only pixels the warp touches); and the box around mouth and chin, where points move the most."""
     radius = 1.35 * float(np.linalg.norm(rig.points - rig.centre, axis=1).max())
     angles = np.linspace(0, 2 * np.pi, 17)[:-1]
-    ring = rig.centre + radius * np.stack([np.cos(angles), np.sin(angles)], 1)
-    inside = (ring > -0.25 * size).all(1) & (ring < 1.25 * size).all(1)
-    return np.concatenate([border, ring[inside]]).astype(np.float32)
+    ring = (rig.centre + radius * np.stack([np.cos(angles), np.sin(angles)], 1)).astype(np.float32)
+    lo = np.clip(np.floor(rig.centre - radius), 0, size).astype(int)
+    hi = np.clip(np.ceil(rig.centre + radius), 0, size).astype(int)
+    box = (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
+    mouth, u = rig.points[list(range(48, 68)) + [8]], rig.unit
+    margin = 0.12 * (np.array(box[2:]) - np.array(box[:2])) / 2 + 2   # keep clear of the box's fading edge
+    d_lo = np.maximum(mouth.min(0) - [0.45 * u, 0.35 * u], np.array(box[:2]) + margin)
+    d_hi = np.minimum(mouth.max(0) + [0.45 * u, 0.45 * u], np.array(box[2:]) - margin)
+    detail = (int(d_lo[0]), int(d_lo[1]), int(max(d_hi[0], d_lo[0] + 8)), int(max(d_hi[1], d_lo[1] + 8)))
+    return ring, box, detail
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 class BuiltinFaceRenderer(FaceModel):
     name = "builtin-warp"
 
-    def __init__(self, grid_step: int = 6, batch: int = 16):
+    def __init__(self, grid_step: int = 16, batch: int = 16):
         self.grid_step = grid_step
         self.batch = batch
-        self._warps: dict[int, ThinPlateWarp] = {}
 
     def modules(self) -> list[torch.nn.Module]:
-        return list(self._warps.values())
-
-    def _warp(self, size: int, runtime: Runtime) -> ThinPlateWarp:
-        """The warp module for `size`, on the runtime's device (loaded through the runtime only when it is not)."""
-        if size not in self._warps:
-            self._warps[size] = ThinPlateWarp(size, self.grid_step)
-        warp = self._warps[size]
-        if warp.grid.device != runtime.device:
-            runtime.load(self)
-        return warp
+        return []  # the per-face warps are small and move with each render call
 
     def prepare(self, image: np.ndarray, *, size: int, runtime: Runtime, where: str = "face") -> WarpFace:
         image = as_uint8_rgb(image, where=where)
@@ -103,30 +104,35 @@ class BuiltinFaceRenderer(FaceModel):
         rig = FaceRig.from_landmarks(points)
         lids = np.stack([eyelid_color(pixels, rig.points[36:42], rig.points[17:22]),
                          eyelid_color(pixels, rig.points[42:48], rig.points[22:27])])
-        tensor = torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
-        return WarpFace(size=size, image=tensor, rig=rig, anchors=_anchors(rig, size), lid_colors=lids,
-                        crop_box=(x0, y0, side))
+        anchors, box, detail = _anchors(rig, size)
+        warp = ThinPlateWarp(size, np.concatenate([rig.points, anchors]), box, detail, self.grid_step)
+        tensor = torch.from_numpy(pixels * 255.0 + 0.5).permute(2, 0, 1).contiguous()
+        return WarpFace(size=size, image=tensor, rig=rig, anchors=anchors, warp=warp, pixels=_to_uint8(pixels),
+                        lid_colors=lids, crop_box=(x0, y0, side))
 
     @torch.inference_mode()
     def render(self, face: WarpFace, motion: Motion, *, runtime: Runtime,
                settings: SamplerSettings = SamplerSettings()) -> np.ndarray:
-        warp = self._warp(face.size, runtime)
         device = runtime.device
-        image = face.image.to(device)
-        source = torch.from_numpy(np.concatenate([face.rig.points, face.anchors])).to(device)
+        warp, image = face.warp.to(device), face.image.to(device)
+        x0, y0, x1, y1 = warp.box
         out = np.empty((motion.num_frames, face.size, face.size, 3), np.uint8)
+        for rows, cols in (((0, y0), (0, face.size)), ((y1, face.size), (0, face.size)),
+                           ((y0, y1), (0, x0)), ((y0, y1), (x1, face.size))):  # what lies outside the warped box
+            out[:, slice(*rows), slice(*cols)] = face.pixels[slice(*rows), slice(*cols)]
+        out_view = torch.from_numpy(out)
+        blinks = [motion.expr[:, motion.expr_names.index(c)] for c in ("blink_right", "blink_left")]
         for start in range(0, motion.num_frames, self.batch):
             stop = min(start + self.batch, motion.num_frames)
             targets = face.rig.targets(motion.pose[start:stop], motion.expr[start:stop], motion.expr_names)
             anchors = np.broadcast_to(face.anchors, (stop - start, *face.anchors.shape))
             target = torch.from_numpy(np.concatenate([targets, anchors], axis=1)).to(device)
-            frames = warp(image, source, target).permute(0, 2, 3, 1).float().cpu().numpy()
-            blinks = [motion.expr[start:stop, motion.expr_names.index(c)] for c in ("blink_right", "blink_left")]
-            for i, (frame, points) in enumerate(zip(frames, targets)):
-                paint_mouth(frame, points[list(INNER_UPPER)], points[list(INNER_LOWER)], face.rig.unit)
-                paint_eyelid(frame, points[36:42], float(blinks[0][i]), face.lid_colors[0])
-                paint_eyelid(frame, points[42:48], float(blinks[1][i]), face.lid_colors[1])
-            out[start:stop] = (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
+            # truncation rounds: the image holds levels plus a half
+            out_view[start:stop, y0:y1, x0:x1].copy_(warp(image, target).permute(0, 2, 3, 1))
+            for i, points in enumerate(targets, start):
+                paint_mouth(out[i], points[list(INNER_UPPER)], points[list(INNER_LOWER)], face.rig.unit)
+                paint_eyelid(out[i], points[36:42], float(blinks[0][i]), face.lid_colors[0])
+                paint_eyelid(out[i], points[42:48], float(blinks[1][i]), face.lid_colors[1])
         return out
 
     def describe(self) -> dict:

@@ -20,6 +20,10 @@ from ..protocols import MotionMapper
 from .visemes import CLOSED, targets, viseme_of
 
 GRID_HZ = 100.0
+MAX_LISTENING_SMILE = 0.4
+TURN_TOWARD_PARTNER = 0.03  # radians of yaw: A (left) turns a little right toward B, B left toward A
+BACKCHANNELS = ("nod", "double nod", "smile", "brow", "none")
+BACKCHANNEL_ODDS = (0.45, 0.2, 0.17, 0.13, 0.05)
 
 
 def _smooth(x: np.ndarray, sigma_s: float) -> np.ndarray:
@@ -50,8 +54,9 @@ def _feature(speech: Speech, name: str, person: int, n: int) -> np.ndarray:
     return np.interp(np.arange(n) / GRID_HZ, src, values).astype(np.float32)
 
 
-def _phrase_ends(segments: tuple[Segment, ...], min_pause: float = 0.25) -> list[tuple[float, Segment]]:
-    """Times where a speaker finishes a phrase: turn ends, and pauses inside a turn."""
+def _phrase_ends(segments: tuple[Segment, ...], min_pause: float = 0.12) -> list[tuple[float, Segment]]:
+    """Times where a speaker finishes a phrase: turn ends, and pauses inside a turn (a comma or full stop
+    leaves a gap of about 0.1 s or more between words; words inside a phrase run together)."""
     ends = []
     for seg in segments:
         for a, b in zip(seg.words, seg.words[1:]):
@@ -90,7 +95,7 @@ class BuiltinMotionMapper(MotionMapper):
         expr["jaw_open"], expr["mouth_wide"], expr["mouth_round"] = jaw * gate, wide * gate, rnd * gate
         blink = self._blinks(grid, rng)
         expr["blink_left"] = expr["blink_right"] = blink
-        yaw, pitch_angle, roll = self._head(grid, rng, speaking, energy, pitch, own, k)
+        yaw, pitch_angle, roll = self._head(grid, rng, person, speaking, energy, pitch, own, k)
         smile, brow, nods = self._listening(grid, rng, partner, speaking, k)
         brow += self._questions(grid, own) * k
         pitch_angle += nods
@@ -133,15 +138,17 @@ class BuiltinMotionMapper(MotionMapper):
             jaw[int(start * GRID_HZ):int(np.ceil(end * GRID_HZ))] = 0.0
         return jaw, np.clip(wide, -1, 1), np.clip(rnd, 0, 1), closures
 
-    def _head(self, grid, rng, speaking, energy, pitch, own, k):
+    def _head(self, grid, rng, person, speaking, energy, pitch, own, k):
         n = len(grid)
         drive = 0.25 + 0.75 * speaking * np.clip(energy / 0.7, 0, 1)   # calmer while listening
-        yaw = 0.045 * k * _smooth_noise(rng, n, 0.35) * drive
+        yaw = 0.045 * k * _smooth_noise(rng, n, 0.35) * drive + TURN_TOWARD_PARTNER * k * (1 if person == 0 else -1)
         roll = 0.025 * k * _smooth_noise(rng, n, 0.3) * drive
         # the head rises a little with the voice's pitch and dips on emphasised words
         voiced_pitch = np.where(pitch != 0, pitch, np.nan)
         centre = np.nanmedian(voiced_pitch) if np.isfinite(voiced_pitch).any() else 0.0
-        lift = _smooth(np.nan_to_num(voiced_pitch - centre) * speaking, 0.15)
+        relative = voiced_pitch - centre
+        relative -= np.round(relative)  # pitch is in octaves: fold the tracker's octave jumps back
+        lift = _smooth(np.nan_to_num(relative) * speaking, 0.15)
         pitch_angle = 0.03 * k * _smooth_noise(rng, n, 0.3) * drive - 0.06 * k * lift
         for seg in own:
             for word in seg.words:
@@ -165,18 +172,26 @@ class BuiltinMotionMapper(MotionMapper):
         smile = 0.08 + 0.04 * _smooth_noise(rng, n, 0.1)
         brow = np.zeros(n)
         for end, seg in _phrase_ends(partner):
-            if rng.random() < 0.85:
-                at = end + rng.uniform(0.1, 0.4)
-                depth = rng.uniform(0.03, 0.07) * k
-                _add_bump(nods, at, rng.uniform(0.4, 0.6), depth)
-                if rng.random() < 0.3:  # sometimes a double nod
-                    _add_bump(nods, at + 0.45, 0.4, 0.6 * depth)
+            # a backchannel after (nearly) every phrase, drawn from a few kinds so it never repeats exactly
+            kind = rng.choice(BACKCHANNELS, p=BACKCHANNEL_ODDS)
+            at = end + rng.uniform(0.3, 0.55)  # listeners answer a phrase a few hundred ms after it ends
+            depth = rng.uniform(0.05, 0.09) * k
+            if kind != "none":
+                _add_bump(nods, at, rng.uniform(0.4, 0.6), depth * (0.6 if kind == "smile" else 1.0))
+            if kind == "double nod":
+                _add_bump(nods, at + 0.45, 0.4, 0.6 * depth)
+            elif kind == "smile":
+                _add_bump(smile, at + 0.1, rng.uniform(0.8, 1.4), 0.25)
+            elif kind == "brow":
+                _add_bump(brow, at, 0.7, 0.35)
             if seg.text.rstrip().endswith("?") and end == seg.end_s:
                 _add_bump(brow, end + 0.2, 0.8, 0.3)
         for seg in partner:
             if "laughs" in seg.tags or "smiles" in seg.tags or "haha" in seg.text.lower():
-                smile += 0.6 * _smooth(((grid >= seg.start_s) & (grid < seg.end_s + 1.0)).astype(np.float32), 0.2)
-        return smile * (0.5 + 0.5 * listening) * k, brow * listening, nods * listening
+                smile += 0.3 * _smooth(((grid >= seg.start_s) & (grid < seg.end_s + 1.0)).astype(np.float32), 0.2)
+        # a closed-lip smile: pulled further, the warped lips of a photo start to part
+        smile = np.minimum(smile * (0.5 + 0.5 * listening) * k, MAX_LISTENING_SMILE)
+        return smile, brow * listening, nods * listening
 
     def _gaze(self, grid, rng, person, speaking):
         n = len(grid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .raster import bounding_box, edge_y, polygon_coverage, smooth_curve
+from .raster import band_coverage, blend, bounding_box, edge_y, smooth_curve
 
 _CAVITY = np.array([0.30, 0.10, 0.10], np.float32)
 _THROAT = np.array([0.10, 0.03, 0.035], np.float32)
@@ -16,7 +16,7 @@ _TOOTH_WIDTHS = (0.095, 0.075, 0.065, 0.06, 0.06)  # incisor outwards, in eye-co
 
 def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: float) -> None:
     """Fill the opening between the inner upper and lower lip contours [P, 2] (each from one corner to the
-    other, pixels) of a float RGB frame [H, W, 3] in place. `unit` is the face's eye-corner distance,
+    other, pixels) of a float RGB or uint8 frame [H, W, 3] in place. `unit` is the face's eye-corner distance,
     which sizes the teeth."""
     middle = slice(1, len(upper) - 1)
     opening = float(np.mean(lower[middle, 1] - upper[middle, 1]))
@@ -28,7 +28,7 @@ def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: f
     if box is None:
         return
     x0, y0, x1, y1 = box
-    alpha = polygon_coverage(inner, x0, y0, x1 - x0, y1 - y0)
+    alpha = band_coverage(upper, lower, x0, y0, x1 - x0, y1 - y0)
     if alpha.max() <= 0:
         return
     xs = np.arange(x0, x1, dtype=np.float32)
@@ -66,6 +66,4 @@ def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: f
     rim = np.exp(-np.minimum(ys - top, bottom - ys).clip(0) / (1.5 * soft))[..., None]
     color = color * shade * (1 - 0.35 * rim)
 
-    region = frame[y0:y1, x0:x1]
-    a = alpha[..., None]
-    region[:] = region * (1 - a) + color * a
+    blend(frame, x0, y0, color, alpha[..., None])

@@ -1,4 +1,5 @@
-"""Small rasterisation helpers for painting face parts: anti-aliased polygon coverage and lid/lip curves."""
+"""Small rasterisation helpers for painting face parts: anti-aliased coverage between two curves, lid/lip
+curves and blending."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,21 +7,19 @@ import numpy as np
 _SUPERSAMPLE = 4
 
 
-def polygon_coverage(polygon: np.ndarray, x0: int, y0: int, width: int, height: int) -> np.ndarray:
-    """Fraction [height, width] of each pixel (pixel centres at integer coordinates) inside `polygon`
-    [P, 2], from a supersampled even-odd test."""
+def band_coverage(top: np.ndarray, bottom: np.ndarray, x0: int, y0: int, width: int, height: int) -> np.ndarray:
+    """Fraction [height, width] of each pixel (pixel centres at integer coordinates) between the curve
+    `top` and the curve `bottom` (each [P, 2] from one end to the other, as `edge_y` reads them), exact
+    along y and supersampled along x."""
     s = _SUPERSAMPLE
-    offsets = (np.arange(s) + 0.5) / s - 0.5
-    xs = (x0 + np.arange(width)[:, None] + offsets[None]).reshape(-1)
-    ys = (y0 + np.arange(height)[:, None] + offsets[None]).reshape(-1)
-    px, py = np.meshgrid(xs, ys)
-    inside = np.zeros(px.shape, bool)
-    for (ax, ay), (bx, by) in zip(polygon, np.roll(polygon, -1, axis=0)):
-        crosses = (ay > py) != (by > py)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_at = ax + (py - ay) * (bx - ax) / (by - ay)
-        inside ^= crosses & (px < x_at)
-    return inside.reshape(height, s, width, s).mean(axis=(1, 3))
+    xs = (x0 + np.arange(width)[:, None] + ((np.arange(s) + 0.5) / s - 0.5)[None]).reshape(-1).astype(np.float32)
+    lo = max(top[:, 0].min(), bottom[:, 0].min())
+    hi = min(top[:, 0].max(), bottom[:, 0].max())
+    upper, lower = edge_y(top, xs), edge_y(bottom, xs)
+    lower = np.where((xs >= lo) & (xs <= hi), np.maximum(lower, upper), upper)  # nothing beyond the ends
+    ys = (y0 + np.arange(height, dtype=np.float32))[:, None]
+    covered = np.clip(np.minimum(lower, ys + 0.5) - np.maximum(upper, ys - 0.5), 0, 1)
+    return covered.reshape(height, width, s).mean(axis=2)
 
 
 def edge_y(points: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -35,6 +34,18 @@ def bounding_box(points: np.ndarray, width: int, height: int) -> tuple[int, int,
     x0, y0 = max(int(np.floor(points[:, 0].min())) - 1, 0), max(int(np.floor(points[:, 1].min())) - 1, 0)
     x1, y1 = min(int(np.ceil(points[:, 0].max())) + 2, width), min(int(np.ceil(points[:, 1].max())) + 2, height)
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def blend(frame: np.ndarray, x0: int, y0: int, color: np.ndarray, alpha: np.ndarray) -> None:
+    """Lay `color` [h, w, 3] (float RGB 0..1) with coverage `alpha` [h, w, 1] over the frame at (x0, y0), in
+    place; the frame is float RGB 0..1 or uint8."""
+    h, w = alpha.shape[:2]
+    region = frame[y0:y0 + h, x0:x0 + w]
+    if frame.dtype == np.uint8:
+        mixed = region * (1 - alpha) + (color * 255.0) * alpha
+        region[:] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    else:
+        region[:] = region * (1 - alpha) + color * alpha
 
 
 def smooth_curve(points: np.ndarray, samples_per_segment: int = 4) -> np.ndarray:

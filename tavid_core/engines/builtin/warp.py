@@ -1,14 +1,21 @@
 """Thin-plate-spline image warping in torch, batched over frames.
 
-For every frame the spline maps output positions back to source positions, fitted exactly through the
-control points (where each rig point should appear -> where it is in the photo). It is evaluated on a
-coarse grid, upsampled to a dense sampling map and applied with `grid_sample`, so the whole face and
-its surroundings bend smoothly with no seams, and fixed anchors keep the background still.
+For every frame a spline is fitted exactly through the control points, from where each rig point
+should appear to where it is in the photo, so the map samples the photo directly (an opening mouth
+only squeezes the narrow gap between the photo's lips, which stays well behaved on a coarse grid).
+Only the region around the head moves; the spline is evaluated there on a coarse grid, and on a finer
+one around the mouth and chin where points move most against each other. Both are upsampled, the
+fine one laid over the coarse with a soft edge (the same function, so no seam), and the displacement
+fades to zero at the region's edge, beyond which the picture is the photo itself.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+Box = tuple[int, int, int, int]   # x0, y0, x1, y1 in pixels, end exclusive
+_KERNEL_FRAMES = 2                # frames whose spline is evaluated together
+_FEATHER = 0.12                   # share of a box's half-size over which its contribution fades out
 
 
 def _kernel(r2: torch.Tensor) -> torch.Tensor:
@@ -16,45 +23,90 @@ def _kernel(r2: torch.Tensor) -> torch.Tensor:
     return r2 * torch.log(r2.clamp_min(1e-12))
 
 
+def _ramp(n: int) -> torch.Tensor:
+    """1 in the middle, falling smoothly to 0 at both ends of `n` samples."""
+    u = ((1.0 - torch.abs(torch.linspace(-1.0, 1.0, n))) / _FEATHER).clamp(0, 1)
+    return u * u * (3 - 2 * u)
+
+
+class _Grid:
+    """Coarse nodes spanning a box (corner pixels included), and how to upsample values on them."""
+
+    def __init__(self, box: Box, step: int):
+        x0, y0, x1, y1 = box
+        self.box = box
+        self.shape = (max(4, -(-(y1 - y0) // step) + 1), max(4, -(-(x1 - x0) // step) + 1))
+        gy, gx = (torch.linspace(lo, hi - 1, n) for lo, hi, n in ((y0, y1, self.shape[0]), (x0, x1, self.shape[1])))
+        self.nodes = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(-1, 2)  # [G, 2] (x, y)
+        self.fade = (_ramp(self.shape[0])[:, None] * _ramp(self.shape[1])[None]).reshape(1, -1, 1)
+
+    def upsample(self, values: torch.Tensor) -> torch.Tensor:
+        """[B, G, C] node values -> [B, C, h, w] over the box's pixels."""
+        x0, y0, x1, y1 = self.box
+        v = values.reshape(len(values), *self.shape, -1).permute(0, 3, 1, 2).contiguous()
+        return F.interpolate(v, size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=True)
+
+
 class ThinPlateWarp(torch.nn.Module):
-    """Warps one image of `size` x `size` pixels; `step` is the spacing of the coarse evaluation grid."""
+    """Warps one `size` x `size` image whose control points rest at `source` [N, 2] (pixels). Only the
+    pixels inside `box` move; `detail` (inside `box`) gets the finer grid."""
 
-    def __init__(self, size: int, step: int = 6, regularization: float = 1e-4):
+    def __init__(self, size: int, source, box: Box, detail: Box, step: int = 16, detail_step: int = 4,
+                 regularization: float = 1e-4):
         super().__init__()
-        self.size = size
-        self.coarse = max(8, -(-size // step))
-        self.regularization = regularization
-        centres = (torch.arange(self.coarse, dtype=torch.float32) + 0.5) / self.coarse * 2 - 1
-        gy, gx = torch.meshgrid(centres, centres, indexing="ij")
-        self.register_buffer("grid", torch.stack([gx, gy], dim=-1).reshape(-1, 2), persistent=False)
+        self.size, self.regularization = size, regularization
+        self.box, self.detail = tuple(map(int, box)), tuple(map(int, detail))
+        self._coarse, self._fine = _Grid(self.box, step), _Grid(self.detail, detail_step)
+        self.register_buffer("source", torch.as_tensor(source, dtype=torch.float32), persistent=False)
+        self.register_buffer("nodes", torch.cat([self._coarse.nodes, self._fine.nodes]) / size, persistent=False)
+        self.register_buffer("fade", self._coarse.fade, persistent=False)
+        x0, y0, x1, y1 = self.box
+        ys, xs = torch.arange(y0, y1, dtype=torch.float32), torch.arange(x0, x1, dtype=torch.float32)
+        pixels = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
+        # the box's pixel centres in grid_sample's -1..1 (align_corners=False) over the whole image
+        self.register_buffer("pixels", (pixels + 0.5) * (2.0 / size) - 1, persistent=False)   # [h, w, 2]
+        fine_h, fine_w = self.detail[3] - self.detail[1], self.detail[2] - self.detail[0]
+        self.register_buffer("detail_fade", (_ramp(fine_h)[:, None] * _ramp(fine_w)[None])[None, None], persistent=False)
 
-    def to_unit(self, points: torch.Tensor) -> torch.Tensor:
-        """Pixel coordinates (pixel i has its centre at i) to grid_sample's -1..1 (align_corners=False)."""
-        return (points + 0.5) / self.size * 2 - 1
-
-    def sampling_map(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """[B, size, size, 2] map for grid_sample, from source [N, 2] and target [B, N, 2] pixel positions."""
-        src, dst = self.to_unit(source), self.to_unit(target)
-        b, n, _ = dst.shape
-        r2 = ((dst[:, :, None, :] - dst[:, None, :, :]) ** 2).sum(-1)
-        k = _kernel(r2) + self.regularization * torch.eye(n, device=dst.device, dtype=dst.dtype)
-        p = torch.cat([torch.ones(b, n, 1, device=dst.device, dtype=dst.dtype), dst], dim=-1)
-        system = torch.zeros(b, n + 3, n + 3, device=dst.device, dtype=dst.dtype)
+    def _displacements(self, target: torch.Tensor) -> torch.Tensor:
+        """[B, G, 2] how far (pixels) the photo is sampled from each node, for targets [B, N, 2] pixels."""
+        b, n, _ = target.shape
+        t = target.double() / self.size
+        k = _kernel(torch.cdist(t, t) ** 2) + self.regularization * torch.eye(n, dtype=t.dtype, device=t.device)
+        p = torch.cat([torch.ones(b, n, 1, dtype=t.dtype, device=t.device), t], dim=-1)
+        system = torch.zeros(b, n + 3, n + 3, dtype=t.dtype, device=t.device)
         system[:, :n, :n], system[:, :n, n:], system[:, n:, :n] = k, p, p.transpose(1, 2)
-        rhs = torch.zeros(b, n + 3, 2, device=dst.device, dtype=dst.dtype)
-        rhs[:, :n] = src
-        coef = torch.linalg.solve(system.double(), rhs.double()).to(dst.dtype)  # the spline system is ill-conditioned in fp32
+        rhs = torch.zeros(b, n + 3, 2, dtype=t.dtype, device=t.device)
+        rhs[:, :n] = (self.source - target).double()
+        coef = torch.linalg.solve(system, rhs).to(target.dtype)  # the spline system is ill-conditioned in fp32
         w, affine = coef[:, :n], coef[:, n:]
+        q, tt = self.nodes, target / self.size
+        out = affine[:, :1] + q[None] @ affine[:, 1:]
+        # U(|q - t|) @ w, a few frames at a time and in place: the [G, N] kernel then stays in cache
+        qq = (q * q).sum(-1)[:, None]
+        for i in range(0, b, _KERNEL_FRAMES):
+            chunk = tt[i:i + _KERNEL_FRAMES]
+            r2 = torch.baddbmm(qq + (chunk * chunk).sum(-1)[:, None, :], q.expand(len(chunk), -1, -1),
+                               chunk.transpose(1, 2), alpha=-2).clamp_(min=1e-12)
+            out[i:i + _KERNEL_FRAMES].baddbmm_(r2.log().mul_(r2), w[i:i + _KERNEL_FRAMES])
+        return out
 
-        q = self.grid.to(dst.dtype)
-        u = _kernel(((q[None, :, None, :] - dst[:, None, :, :]) ** 2).sum(-1))        # [B, G, N]
-        mapped = affine[:, :1] + q[None] @ affine[:, 1:] + u @ w                       # [B, G, 2]
-        mapped = mapped.reshape(b, self.coarse, self.coarse, 2).permute(0, 3, 1, 2)
-        dense = F.interpolate(mapped, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        return dense.permute(0, 2, 3, 1)
+    def sampling_map(self, target: torch.Tensor) -> torch.Tensor:
+        """[B, h, w, 2] where each pixel of the box samples the image (grid_sample's -1..1 over the whole
+        image, align_corners=False)."""
+        d = self._displacements(target) * (2.0 / self.size)
+        g = len(self._coarse.nodes)
+        dense = self._coarse.upsample(d[:, :g] * self.fade)
+        fine = self._fine.upsample(d[:, g:])
+        bx0, by0 = self.box[:2]
+        x0, y0, x1, y1 = self.detail
+        region = dense[:, :, y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
+        region += (fine - region) * self.detail_fade
+        return self.pixels + dense.permute(0, 2, 3, 1)
 
-    def forward(self, image: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """image [3, size, size] float -> [B, 3, size, size] with source points moved to each frame's targets."""
-        grid = self.sampling_map(source, target)
+    def forward(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """image [3, size, size] -> the box region [B, 3, h, w] with the rest points moved to each frame's
+        targets [B, N, 2] (pixels). Bilinear sampling never leaves the range of the image's values."""
+        grid = self.sampling_map(target)
         return F.grid_sample(image[None].expand(grid.shape[0], -1, -1, -1), grid, mode="bilinear",
                              padding_mode="border", align_corners=False)
