@@ -31,7 +31,7 @@ def example_video(folder: str) -> str:
     return path
 
 
-def bench_eval(video: str | None = None, timeline: str | None = None, repeat: int = 1, **_) -> dict:
+def bench_eval(video: str | None = None, timeline: str | None = None, repeat: int = 1) -> dict:
     """Evaluate a video (default: the main job's, rendered first) `repeat` times; the figures of each run."""
     from .eval import evaluate_video, timeline_beside
     from .runtime import StandaloneRuntime
@@ -84,8 +84,7 @@ def render_once(seconds: float, size: int, fps: float, folder: str) -> dict:
             "rtf": round(wall / result.duration_s, 3), "stages_s": stages, "peak_rss_mb": round(peak_rss_mb())}
 
 
-def bench_pipeline(seconds: list[float] | None = None, size: int = 512, fps: float = 25.0, repeat: int = 1,
-                   **_) -> dict:
+def bench_pipeline(seconds: list[float] | None = None, size: int = 512, fps: float = 25.0, repeat: int = 1) -> dict:
     """Render dialogues of each length `repeat` times, each in a fresh process so its peak memory is its own."""
     runs = []
     with tempfile.TemporaryDirectory() as folder:
@@ -98,8 +97,6 @@ def bench_pipeline(seconds: list[float] | None = None, size: int = 512, fps: flo
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return {"target": "pipeline", "size": size, "fps": fps, "cpus": os.cpu_count(), "runs": runs}
 
-
-TARGETS = {"eval": bench_eval, "pipeline": bench_pipeline}
 
 
 if __name__ == "__main__":  # one pipeline render, run by bench_pipeline in a child process

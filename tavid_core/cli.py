@@ -115,12 +115,13 @@ def cmd_eval(args) -> int:
 def cmd_bench(args) -> int:
     import json
 
-    from .bench import TARGETS
+    from .bench import bench_eval, bench_pipeline
     if args.target == "eval":
         from .eval import check_eval_packages
         check_eval_packages()
-    result = TARGETS[args.target](video=args.video, timeline=args.timeline, repeat=args.repeat,
-                                  seconds=args.seconds, size=args.size, fps=args.fps)
+        result = bench_eval(video=args.video, timeline=args.timeline, repeat=args.repeat)
+    else:
+        result = bench_pipeline(seconds=args.seconds, size=args.size, fps=args.fps, repeat=args.repeat)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -34,8 +34,7 @@ class WarpFace(PreparedFace):
     size: int
     image: torch.Tensor       # [3, size, size] float 0.5..255.5: uint8 levels plus a half, so truncation rounds
     rig: FaceRig
-    anchors: np.ndarray       # [A, 2] points that never move (a ring around the head)
-    warp: ThinPlateWarp       # fitted on the rig's rest points and the anchors
+    warp: ThinPlateWarp       # the rig's rest points, and a ring of points around the head that never move
     pixels: np.ndarray        # [size, size, 3] uint8, the portrait every frame starts from
     lid_colors: np.ndarray    # [2, 3] skin colour of the image-left and image-right upper eyelid
     crop_box: tuple[int, int, int]  # x0, y0, side in the original photo
@@ -105,9 +104,9 @@ class BuiltinFaceRenderer(FaceModel):
         lids = np.stack([eyelid_color(pixels, rig.points[36:42], rig.points[17:22]),
                          eyelid_color(pixels, rig.points[42:48], rig.points[22:27])])
         anchors, box, detail = _anchors(rig, size)
-        warp = ThinPlateWarp(size, np.concatenate([rig.points, anchors]), box, detail, self.grid_step)
+        warp = ThinPlateWarp(size, rig.points, anchors, box, detail, self.grid_step)
         tensor = torch.from_numpy(pixels * 255.0 + 0.5).permute(2, 0, 1).contiguous()
-        return WarpFace(size=size, image=tensor, rig=rig, anchors=anchors, warp=warp, pixels=_to_uint8(pixels),
+        return WarpFace(size=size, image=tensor, rig=rig, warp=warp, pixels=_to_uint8(pixels),
                         lid_colors=lids, crop_box=(x0, y0, side))
 
     @torch.inference_mode()
@@ -125,8 +124,7 @@ class BuiltinFaceRenderer(FaceModel):
         for start in range(0, motion.num_frames, self.batch):
             stop = min(start + self.batch, motion.num_frames)
             targets = face.rig.targets(motion.pose[start:stop], motion.expr[start:stop], motion.expr_names)
-            anchors = np.broadcast_to(face.anchors, (stop - start, *face.anchors.shape))
-            target = torch.from_numpy(np.concatenate([targets, anchors], axis=1)).to(device)
+            target = torch.from_numpy(targets).to(device)
             # truncation rounds: the image holds levels plus a half
             out_view[start:stop, y0:y1, x0:x1].copy_(warp(image, target).permute(0, 2, 3, 1))
             for i, points in enumerate(targets, start):

@@ -29,6 +29,11 @@ def _ramp(n: int) -> torch.Tensor:
     return u * u * (3 - 2 * u)
 
 
+def _window(rows: int, cols: int) -> torch.Tensor:
+    """[rows, cols]: 1 inside, fading to 0 at all four edges."""
+    return _ramp(rows)[:, None] * _ramp(cols)[None]
+
+
 class _Grid:
     """Coarse nodes spanning a box (corner pixels included), and how to upsample values on them."""
 
@@ -38,7 +43,6 @@ class _Grid:
         self.shape = (max(4, -(-(y1 - y0) // step) + 1), max(4, -(-(x1 - x0) // step) + 1))
         gy, gx = (torch.linspace(lo, hi - 1, n) for lo, hi, n in ((y0, y1, self.shape[0]), (x0, x1, self.shape[1])))
         self.nodes = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(-1, 2)  # [G, 2] (x, y)
-        self.fade = (_ramp(self.shape[0])[:, None] * _ramp(self.shape[1])[None]).reshape(1, -1, 1)
 
     def upsample(self, values: torch.Tensor) -> torch.Tensor:
         """[B, G, C] node values -> [B, C, h, w] over the box's pixels."""
@@ -48,28 +52,33 @@ class _Grid:
 
 
 class ThinPlateWarp(torch.nn.Module):
-    """Warps one `size` x `size` image whose control points rest at `source` [N, 2] (pixels). Only the
-    pixels inside `box` move; `detail` (inside `box`) gets the finer grid."""
+    """Warps one `size` x `size` image whose moving control points rest at `source` [N, 2] and whose
+    `fixed` points [A, 2] never move (pixels). Only the pixels inside `box` move; `detail` (inside `box`)
+    gets the finer grid."""
 
-    def __init__(self, size: int, source, box: Box, detail: Box, step: int = 16, detail_step: int = 4,
+    def __init__(self, size: int, source, fixed, box: Box, detail: Box, step: int = 16, detail_step: int = 4,
                  regularization: float = 1e-4):
         super().__init__()
         self.size, self.regularization = size, regularization
         self.box, self.detail = tuple(map(int, box)), tuple(map(int, detail))
         self._coarse, self._fine = _Grid(self.box, step), _Grid(self.detail, detail_step)
-        self.register_buffer("source", torch.as_tensor(source, dtype=torch.float32), persistent=False)
+        self.register_buffer("fixed", torch.as_tensor(fixed, dtype=torch.float32), persistent=False)
+        self.register_buffer("source", torch.cat([torch.as_tensor(source, dtype=torch.float32), self.fixed]),
+                             persistent=False)
         self.register_buffer("nodes", torch.cat([self._coarse.nodes, self._fine.nodes]) / size, persistent=False)
-        self.register_buffer("fade", self._coarse.fade, persistent=False)
+        self.register_buffer("fade", _window(*self._coarse.shape).reshape(1, -1, 1), persistent=False)
         x0, y0, x1, y1 = self.box
         ys, xs = torch.arange(y0, y1, dtype=torch.float32), torch.arange(x0, x1, dtype=torch.float32)
         pixels = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
         # the box's pixel centres in grid_sample's -1..1 (align_corners=False) over the whole image
         self.register_buffer("pixels", (pixels + 0.5) * (2.0 / size) - 1, persistent=False)   # [h, w, 2]
         fine_h, fine_w = self.detail[3] - self.detail[1], self.detail[2] - self.detail[0]
-        self.register_buffer("detail_fade", (_ramp(fine_h)[:, None] * _ramp(fine_w)[None])[None, None], persistent=False)
+        self.register_buffer("detail_fade", _window(fine_h, fine_w)[None, None], persistent=False)
 
-    def _displacements(self, target: torch.Tensor) -> torch.Tensor:
-        """[B, G, 2] how far (pixels) the photo is sampled from each node, for targets [B, N, 2] pixels."""
+    def _displacements(self, moving: torch.Tensor) -> torch.Tensor:
+        """[B, G, 2] how far (pixels) the photo is sampled from each node, for the moving points' targets
+        [B, N, 2] (pixels)."""
+        target = torch.cat([moving, self.fixed.expand(len(moving), -1, -1)], dim=1)
         b, n, _ = target.shape
         t = target.double() / self.size
         k = _kernel(torch.cdist(t, t) ** 2) + self.regularization * torch.eye(n, dtype=t.dtype, device=t.device)
@@ -105,8 +114,8 @@ class ThinPlateWarp(torch.nn.Module):
         return self.pixels + dense.permute(0, 2, 3, 1)
 
     def forward(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """image [3, size, size] -> the box region [B, 3, h, w] with the rest points moved to each frame's
-        targets [B, N, 2] (pixels). Bilinear sampling never leaves the range of the image's values."""
+        """image [3, size, size] -> the box region [B, 3, h, w] with the moving points brought to each
+        frame's targets [B, N, 2] (pixels). Bilinear sampling never leaves the range of the image's values."""
         grid = self.sampling_map(target)
         return F.grid_sample(image[None].expand(grid.shape[0], -1, -1, -1), grid, mode="bilinear",
                              padding_mode="border", align_corners=False)
