@@ -22,7 +22,8 @@ class DialogueScript(io.ComfyNode):
             category=sockets.CATEGORY,
             description="A conversation between two people, one turn per line: 'Name: text', '[S1] text' or "
                         "'Speaker 1: text'. A line '[pause:0.8s]' adds silence before the next turn; '#' starts a "
-                        "comment; inline tags such as [laughs] shape the listener's reaction.",
+                        "comment; inline tags such as [laughs] shape the listener's reaction, and a backchannel "
+                        "such as [mm-hm] inside a turn is said there by the listener.",
             inputs=[
                 io.String.Input("script", multiline=True, default=DEFAULT_SCRIPT,
                                 tooltip="One turn per line; exactly two speakers."),

@@ -7,12 +7,14 @@ from comfy_api.latest import io
 from ..tavid_core.compose import LAYOUTS, canvas_size, compose, floor_holder, speaker_mask
 from ..tavid_core.engines.protocols import SAMPLERS, SCHEDULERS, SamplerSettings
 from ..tavid_core.errors import TavidError
+from ..tavid_core.faces import SIDES, turn_toward
 from . import sockets
 from .convert import frames_tensor, put_frames, reference_image
 from .errors import node_errors
 from .runtime import node_runtime
 
 WINDOW = 25  # frames rendered and copied at a time
+AS_PHOTO = "as_photo"
 
 
 class FaceSampler(io.ComfyNode):
@@ -36,17 +38,24 @@ class FaceSampler(io.ComfyNode):
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
                              tooltip="Sampling noise seed."),
                 io.Int.Input("size", default=512, min=64, max=2048, step=16, tooltip="Output portrait size in pixels."),
+                io.Combo.Input("face_toward", options=[AS_PHOTO, *SIDES], default=AS_PHOTO,
+                               tooltip="Which way the person should look: right for the person on the left (A), "
+                                       "left for the person on the right (B). The photo is mirrored only when the "
+                                       "face is turned away from that side; as_photo never mirrors it."),
             ],
             outputs=[io.Image.Output("images", tooltip="One frame per motion frame.")],
         )
 
     @classmethod
     def execute(cls, face_model, image, motion, sampler: str = "auto", scheduler: str = "auto", steps: int = 20,
-                cfg: float = 2.0, seed: int = 0, size: int = 512) -> io.NodeOutput:
+                cfg: float = 2.0, seed: int = 0, size: int = 512, face_toward: str = AS_PHOTO) -> io.NodeOutput:
         runtime = node_runtime()
         settings = SamplerSettings(sampler=sampler, scheduler=scheduler, steps=steps, cfg=cfg, seed=seed)
         with node_errors("TAVID Face Sampler"):
-            face = face_model.prepare(reference_image(image, "image"), size=size, runtime=runtime, where="image")
+            photo = reference_image(image, "image")
+            if face_toward != AS_PHOTO:
+                photo = turn_toward(photo, face_toward, "image")
+            face = face_model.prepare(photo, size=size, runtime=runtime, where="image")
             frames = frames_tensor(motion.num_frames, size, size)
             windows = range(0, motion.num_frames, WINDOW)
             for start in runtime.steps(windows, len(windows), "face"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..tavid_core.engines.builtin import builtin_voice_names
+from ..tavid_core.limits import PITCH_SHIFT_RANGE, SPEED_RANGE
 from . import sockets
 from .convert import from_audio, reference_image, to_audio
 from .errors import node_errors
@@ -47,9 +48,9 @@ class SpeakerMapper(io.ComfyNode):
                 io.Audio.Input("audio", optional=True, tooltip="Optional recording of the person's voice to match."),
                 io.Combo.Input("voice_name", options=["auto", *builtin_voice_names()], default="auto",
                                tooltip="auto: from the face (or the recording); or a voice by name."),
-                io.Float.Input("pitch_shift", default=0.0, min=-6.0, max=6.0, step=0.1,
-                               tooltip="Semitones added to the voice's pitch."),
-                io.Float.Input("speed", default=1.0, min=0.5, max=2.0, step=0.01,
+                io.Float.Input("pitch_shift", default=0.0, min=PITCH_SHIFT_RANGE[0], max=PITCH_SHIFT_RANGE[1],
+                               step=0.1, tooltip="Semitones added to the voice's pitch."),
+                io.Float.Input("speed", default=1.0, min=SPEED_RANGE[0], max=SPEED_RANGE[1], step=0.01,
                                tooltip="Speaking rate multiplier (1 = as mapped)."),
             ],
             outputs=[sockets.Voice.Output("voice", tooltip="The person's voice.")],

@@ -70,7 +70,7 @@ def median_pitch_hz(audio: np.ndarray, sample_rate: int) -> float:
     return float(np.median(voiced)) if len(voiced) else 0.0
 
 
-def active_span(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, margin_s: float = 0.02) -> tuple[int, int]:
+def active_span(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, margin_s: float = 0.0) -> tuple[int, int]:
     """(first, last) sample of the part louder than `floor_db` below the peak level, widened by `margin_s`."""
     level = energy_db(audio, sample_rate, rate=200.0)
     loud = np.nonzero(level > max(level.max() + floor_db, SILENCE_DB + 1.0))[0] if len(level) else []

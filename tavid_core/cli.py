@@ -1,6 +1,7 @@
 """The `tavid` command.
 
     tavid generate [--script PATH] [--face-a IMG] [--face-b IMG] [-o OUT.mp4] [--seed N] [--fps N] [--size PX]
+                   [--pitch-a/-b SEMITONES] [--speed-a/-b FACTOR] [--mirror auto|never] ...
     tavid voices                  list the built-in voices
     tavid samples --out DIR       write the two sample portraits (e.g. into ComfyUI/input)
     tavid strip VIDEO -o PNG      a picture of captioned frames of a video
@@ -18,10 +19,12 @@ import logging
 import os
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from .compose import LAYOUTS
 from .errors import TavidError
+from .limits import MIRROR_MODES, PITCH_SHIFT_RANGE, SPEAKERS, SPEED_RANGE
 
 EXAMPLE_SCRIPT = Path(__file__).resolve().parent.parent / "workflows" / "example_dialogue.txt"
 
@@ -43,19 +46,32 @@ def _face(path: str | None, sample: str, which: str):
         raise e.located(f"--face-{which}") from None
 
 
+def checked_settings(settings):
+    """The settings, or their first mistake reported under the flag that sets it (pitch_b -> --pitch-b)."""
+    from .pipeline import GenerateSettings
+    try:
+        settings.check()
+    except TavidError as e:
+        if e.where not in {f.name for f in fields(GenerateSettings)}:
+            raise
+        raise TavidError(e.message, where="--" + e.where.replace("_", "-"), fix=e.fix) from None
+    return settings
+
+
 def cmd_generate(args) -> int:
     from .dialogue import read_script
     from .engines.protocols import SamplerSettings
     from .pipeline import GenerateSettings, TavidPipeline
     from .runtime import StandaloneRuntime
 
+    settings = checked_settings(GenerateSettings(
+        fps=args.fps, size=args.size, seed=args.seed, layout=args.layout, voice_a=args.voice_a, voice_b=args.voice_b,
+        pitch_a=args.pitch_a, pitch_b=args.pitch_b, speed_a=args.speed_a, speed_b=args.speed_b,
+        expressiveness=args.expressiveness, sampler=SamplerSettings(seed=args.seed), mirror=args.mirror))
     script = args.script or example_script_path()
     dialogue = read_script(script)
     face_a, source_a = _face(args.face_a, "grace_hopper", "a")
     face_b, source_b = _face(args.face_b, "astronaut", "b")
-    settings = GenerateSettings(fps=args.fps, size=args.size, seed=args.seed, layout=args.layout, voice_a=args.voice_a,
-                                voice_b=args.voice_b, expressiveness=args.expressiveness,
-                                sampler=SamplerSettings(seed=args.seed))
     output = args.output
     if os.path.isdir(output):
         raise TavidError("is a folder", where=f"-o {output}", fix="Give a file name such as out.mp4.")
@@ -161,6 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--voice-b", default="auto", help="voice of B by name, or auto from the face")
     gen.add_argument("--voice-set", default="neural", choices=("neural", "espeak"),
                      help="voices that faces are mapped onto (default: %(default)s)")
+    for who in SPEAKERS:
+        gen.add_argument(f"--pitch-{who}", type=float, default=0.0, metavar="SEMITONES",
+                         help=f"semitones added to the voice of {who.upper()}, {PITCH_SHIFT_RANGE[0]:g} to "
+                              f"{PITCH_SHIFT_RANGE[1]:g} (default: %(default)s)")
+        gen.add_argument(f"--speed-{who}", type=float, default=1.0, metavar="FACTOR",
+                         help=f"speaking rate of {who.upper()} as a multiple of the voice's own, {SPEED_RANGE[0]:g} "
+                              f"to {SPEED_RANGE[1]:g} (default: %(default)s)")
+    gen.add_argument("--mirror", default="auto", choices=MIRROR_MODES,
+                     help="auto: mirror a photo whose face is turned away from the partner (A sits left, B right); "
+                          "never: use the photos as they are (default: %(default)s)")
     gen.add_argument("--expressiveness", type=float, default=1.0, help="motion strength, 0-3 (default: %(default)s)")
     gen.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: %(default)s)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")

@@ -9,6 +9,8 @@ Accepted lines (one turn per line):
     Speaker 2: Hi!
     [pause:0.8s]                     silence before the next turn (also 800ms, or plain seconds)
     B: [laughs] That's a good one.   inline tags from TURN_TAGS, kept in Turn.tags
+    A: It took [mm-hm] an hour.      a backchannel (BACKCHANNEL_TAGS) that the *other* person, B, says
+                                     there, over A's turn; kept in Turn.backchannels
 
 Anything else is a `ScriptError` naming the line and what is wrong.
 """
@@ -18,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import ScriptError
-from .types import Dialogue, Turn
+from .types import Backchannel, Dialogue, Turn
 
 # Inline tags a turn may carry (alias -> canonical name). Engines use them for behaviour (a laugh
 # makes the listener smile); they are not spoken.
@@ -27,6 +29,27 @@ TURN_TAGS = {
     "smile": "smiles", "smiles": "smiles", "smiling": "smiles",
     "nod": "nods", "nods": "nods",
     "sigh": "sighs", "sighs": "sighs",
+}
+
+# Spoken backchannels (alias -> canonical name): short replies of the *listener*, marked inside the
+# speaker's turn where the listener says them. BACKCHANNELS gives the words each one is spoken as.
+BACKCHANNEL_TAGS = {
+    "mm-hm": "mm-hm", "mm-hmm": "mm-hm", "mhm": "mm-hm", "mmhm": "mm-hm", "mmhmm": "mm-hm", "mm hm": "mm-hm",
+    "uh-huh": "uh-huh", "uhhuh": "uh-huh", "uh huh": "uh-huh",
+    "yeah": "yeah", "yep": "yeah",
+    "right": "right",
+    "okay": "okay", "ok": "okay",
+    "wow": "wow",
+    "oh": "oh",
+}
+BACKCHANNELS = {
+    "mm-hm": "Hmm hmm.",  # spelt so that espeak-phonemised voices hum it rather than spell out "M"
+    "uh-huh": "Uh-huh.",
+    "yeah": "Yeah.",
+    "right": "Right.",
+    "okay": "Okay.",
+    "wow": "Wow.",
+    "oh": "Oh.",
 }
 
 _PAUSE = re.compile(r"^\[\s*pause\s*[:=]\s*(?P<value>[0-9]*\.?[0-9]+)\s*(?P<unit>ms|s)?\s*\]$", re.IGNORECASE)
@@ -71,21 +94,58 @@ def _pause_seconds(match: re.Match, number: int) -> float:
     return seconds
 
 
-def _split_tags(text: str, number: int) -> tuple[str, tuple[str, ...]]:
+def _tag_key(inner: str) -> str:
+    """A tag's text as the tables spell it: lower case, single spaces."""
+    return " ".join(inner.lower().split())
+
+
+def _known_tags() -> str:
+    behaviour = ", ".join(f"[{t}]" for t in sorted(set(TURN_TAGS.values())))
+    spoken = ", ".join(f"[{t}]" for t in BACKCHANNELS)
+    return f"known tags: {behaviour}; said by the listener: {spoken}"
+
+
+def _tag_name(match: re.Match, number: int) -> str:
+    """The canonical name of an inline tag, a behaviour or a backchannel."""
+    if _PAUSE.match(match.group(0)):
+        raise ScriptError("a [pause:...] goes on a line of its own, between turns", line=number)
+    key = _tag_key(match.group(1))
+    name = TURN_TAGS.get(key) or BACKCHANNEL_TAGS.get(key)
+    if name is None:
+        raise ScriptError(f"unknown tag [{match.group(1)}]; {_known_tags()}", line=number)
+    return name
+
+
+def _split_tags(text: str, number: int) -> tuple[str, tuple[str, ...], tuple[Backchannel, ...]]:
+    """A turn's spoken text without its tags, its behaviour tags, and its backchannels, each placed
+    after the words spoken before its mark."""
+    pieces: list[str] = []
     tags: list[str] = []
+    backchannels: list[Backchannel] = []
+    rest = 0
+    for m in _TAG.finditer(text):
+        pieces.append(text[rest:m.start()])
+        rest = m.end()
+        name = _tag_name(m, number)
+        if name in BACKCHANNELS:
+            backchannels.append(Backchannel(len(" ".join(pieces).split()), BACKCHANNELS[name]))
+        else:
+            tags.append(name)
+    pieces.append(text[rest:])  # a tag parts the words either side of it, as a space would
+    return " ".join(" ".join(pieces).split()), tuple(dict.fromkeys(tags)), tuple(backchannels)
 
-    def take(m: re.Match) -> str:
-        raw = m.group(1).lower()
-        if _PAUSE.match(m.group(0)):
-            raise ScriptError("a [pause:...] goes on a line of its own, between turns", line=number)
-        if raw not in TURN_TAGS:
-            known = ", ".join(f"[{t}]" for t in sorted(set(TURN_TAGS.values())))
-            raise ScriptError(f"unknown tag [{m.group(1)}]; known tags: {known}", line=number)
-        tags.append(TURN_TAGS[raw])
-        return " "
 
-    spoken = " ".join(_TAG.sub(take, text).split())
-    return spoken, tuple(dict.fromkeys(tags))
+def _stray_tag(line: str, number: int) -> ScriptError:
+    """The error for a line that starts with a tag other than [S1]/[S2]."""
+    tag = _TAG.match(line)
+    if tag and _tag_key(tag.group(1)) in BACKCHANNEL_TAGS:
+        return ScriptError(
+            f"{tag.group(0)} stands outside a turn; mark a backchannel inside the other person's turn, where "
+            "the listener says it, e.g. 'A: It took an hour [mm-hm] but it was worth it.'", line=number)
+    shown = tag.group(0) if tag else line
+    return ScriptError(
+        f"unknown tag {shown}; a line may start with [S1] or [S2], and [pause:0.5s] stands on its own line",
+        line=number)
 
 
 def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None, None)) -> Dialogue:
@@ -106,21 +166,18 @@ def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None
             pause_line = number
             continue
         if line.startswith("[") and not _NUMBERED_BRACKET.match(line):
-            tag = _TAG.match(line)
-            shown = tag.group(0) if tag else line
-            raise ScriptError(
-                f"unknown tag {shown}; a line may start with [S1] or [S2], and [pause:0.5s] stands on its own line",
-                line=number)
+            raise _stray_tag(line, number)
         label = _label(line, number)
         if label is None:
             raise ScriptError(
                 "no speaker label; write a turn as 'Name: text', '[S1] text' or 'Speaker 1: text'", line=number)
         key, name, spoken = label
         index = _assign_speaker(key, name, number, speakers, found)
-        spoken, tags = _split_tags(spoken, number)
+        spoken, tags, backchannels = _split_tags(spoken, number)
         if not spoken:
-            raise ScriptError(f"the turn of {found[index].name} has no text to speak", line=number)
-        turns.append(Turn(index, spoken, pending_pause, tags, line=number))
+            hint = "; a backchannel goes inside the other person's turn" if backchannels else ""
+            raise ScriptError(f"the turn of {found[index].name} has no text to speak{hint}", line=number)
+        turns.append(Turn(index, spoken, pending_pause, tags, line=number, backchannels=backchannels))
         pending_pause = None
 
     if pending_pause is not None:

@@ -20,13 +20,18 @@ from .compose import canvas_size, check_layout, compose, floor_holder
 from .engines.protocols import EngineSet, SamplerSettings
 from .errors import TavidError
 from .faces import turn_toward
+from .limits import MAX_SIZE, MIN_SIZE, MIRROR_MODES, PITCH_SHIFT_RANGE, SPEAKERS, SPEED_RANGE
 from .media import VideoWriter, as_uint8_rgb
 from .runtime import Runtime, StandaloneRuntime
 from .stage_clock import StageClock
 from .types import Dialogue, Motion, Speech, Voice
 
-MIN_SIZE, MAX_SIZE = 64, 2048
-MIRROR_MODES = ("auto", "never")
+
+
+def check_between(value: float, bounds: tuple[float, float], what: str, where: str, fix: str) -> None:
+    low, high = bounds
+    if not (low <= value <= high):  # also refuses NaN
+        raise TavidError(f"{what} must be between {low:g} and {high:g}, got {value:g}", where=where, fix=fix)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,10 @@ class GenerateSettings:
     layout: str = "side_by_side"
     voice_a: str = "auto"         # "auto": from the face; or a voice name
     voice_b: str = "auto"
+    pitch_a: float = 0.0          # semitones added to the voice, PITCH_SHIFT_RANGE
+    pitch_b: float = 0.0
+    speed_a: float = 1.0          # speaking rate multiplier, SPEED_RANGE
+    speed_b: float = 1.0
     expressiveness: float = 1.0
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     window: int = 25              # frames rendered and encoded at a time
@@ -51,10 +60,19 @@ class GenerateSettings:
         if not (0.0 <= self.expressiveness <= 3.0):
             raise TavidError(f"expressiveness must be between 0 and 3, got {self.expressiveness:g}",
                              where="expressiveness")
+        for who in SPEAKERS:
+            _, pitch_shift, speed = self.voice_options(who)
+            check_between(pitch_shift, PITCH_SHIFT_RANGE, "pitch shift in semitones", f"pitch_{who}",
+                          "Use 0 for the voice's own pitch.")
+            check_between(speed, SPEED_RANGE, "speed", f"speed_{who}", "Use 1 for the voice's own speaking rate.")
         check_layout(self.layout)
         if self.mirror not in MIRROR_MODES:
             raise TavidError(f"unknown mirror mode {self.mirror!r}", where="mirror",
                              fix=f"Use one of {', '.join(MIRROR_MODES)}.")
+
+    def voice_options(self, who: str) -> tuple[str, float, float]:
+        """Voice name, pitch shift and speed of speaker `who` ("a" or "b")."""
+        return getattr(self, f"voice_{who}"), getattr(self, f"pitch_{who}"), getattr(self, f"speed_{who}")
 
 
 @dataclass
@@ -91,9 +109,14 @@ class TavidPipeline:
 
     # ----------------------------------------------------------------------------------- the blocks
     def voices(self, face_a: np.ndarray, face_b: np.ndarray, settings: GenerateSettings) -> tuple[Voice, Voice]:
-        mapper = self.engines.speaker_mapper
-        return tuple(mapper.map_face(face, runtime=self.runtime, voice=name, where=f"face {who}")
-                     for face, name, who in ((face_a, settings.voice_a, "A"), (face_b, settings.voice_b, "B")))
+        return tuple(self.voice(face, who, settings) for face, who in zip((face_a, face_b), SPEAKERS))
+
+    def voice(self, face: np.ndarray, who: str, settings: GenerateSettings) -> Voice:
+        """The voice of speaker `who`: mapped from the face or chosen by name, then shifted and sped up."""
+        name, pitch_shift, speed = settings.voice_options(who)
+        mapped = self.engines.speaker_mapper.map_face(face, runtime=self.runtime, voice=name,
+                                                      where=f"face {who.upper()}")
+        return mapped.adjusted(pitch_shift, speed)
 
     def speech(self, dialogue: Dialogue, voices: tuple[Voice, Voice], settings: GenerateSettings) -> Speech:
         text = self.engines.text_encoder.encode(dialogue, runtime=self.runtime)

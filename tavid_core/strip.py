@@ -14,7 +14,8 @@ from .errors import TavidError
 def _pick(path: str, count: int, timeline: dict | None) -> list[tuple[float, str]]:
     if timeline:
         names = timeline.get("speakers", ["A", "B"])
-        turns = timeline["timeline"]
+        # a backchannel ("mm-hm" over the partner's turn) is too short to show who holds the floor
+        turns = [t for t in timeline["timeline"] if "backchannel" not in t.get("tags", [])]
         step = max(1, len(turns) / count)
         moments = []
         for turn in (turns[int(i * step)] for i in range(min(count, len(turns)))):

@@ -51,14 +51,40 @@ def _float_array(value: Any, name: str, ndim: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------- dialogue
 @dataclass(frozen=True)
+class Backchannel:
+    """A short reply ("mm-hm") the listener says during a turn, after its first `after_words` words."""
+
+    after_words: int
+    text: str
+
+    def __post_init__(self):
+        if not isinstance(self.after_words, (int, np.integer)) or self.after_words < 0:
+            raise TavidError(f"after_words must be a whole number >= 0, got {self.after_words!r}", where="Backchannel")
+        if not self.text.strip():
+            raise TavidError("a backchannel needs text to say", where="Backchannel")
+
+
+def _check_backchannels(backchannels: tuple[Backchannel, ...], text: str, where: str) -> None:
+    """Each backchannel must sit between two words of `text` (or before the first, after the last), in order."""
+    words = len(text.split())
+    places = [b.after_words for b in backchannels]
+    if any(p > words for p in places):
+        raise TavidError(f"a backchannel after word {max(places)} of a turn with {words} words", where=where)
+    if places != sorted(places):
+        raise TavidError(f"backchannels must be in the order of their places, got {places}", where=where)
+
+
+@dataclass(frozen=True)
 class Turn:
-    """One speaker's utterance. `pause_before_s` is an explicit silence before it (None: natural gap)."""
+    """One speaker's utterance. `pause_before_s` is an explicit silence before it (None: natural gap);
+    `backchannels` are what the *other* person says while it goes on."""
 
     speaker: int
     text: str
     pause_before_s: float | None = None
     tags: tuple[str, ...] = ()
     line: int | None = None  # script line it came from, for error messages
+    backchannels: tuple[Backchannel, ...] = ()
 
     def __post_init__(self):
         where = f"line {self.line}" if self.line else "Turn"
@@ -68,6 +94,8 @@ class Turn:
             raise TavidError("turn has no text", where=where)
         if self.pause_before_s is not None and not (0.0 <= self.pause_before_s <= 60.0):
             raise TavidError(f"pause must be between 0 and 60 s, got {self.pause_before_s}", where=where)
+        object.__setattr__(self, "backchannels", tuple(self.backchannels))
+        _check_backchannels(self.backchannels, self.text, where)
 
 
 @dataclass(frozen=True)
@@ -91,7 +119,8 @@ class Dialogue:
         return {
             "speakers": list(self.speakers),
             "turns": [
-                {"speaker": t.speaker, "text": t.text, "pause_before_s": t.pause_before_s, "tags": list(t.tags)}
+                {"speaker": t.speaker, "text": t.text, "pause_before_s": t.pause_before_s, "tags": list(t.tags),
+                 "backchannels": [{"after_words": b.after_words, "text": b.text} for b in t.backchannels]}
                 for t in self.turns
             ],
         }
@@ -162,9 +191,14 @@ class Phone:
     end_s: float
 
 
+BACKCHANNEL = "backchannel"  # the Segment tag of a backchannel
+
+
 @dataclass(frozen=True)
 class Segment:
-    """One turn placed on the conversation's timeline."""
+    """One turn placed on the conversation's timeline, or a backchannel: then `tags` is ("backchannel",),
+    `speaker` the listener who says it and `turn` the index of the partner's turn it answers. A
+    backchannel may overlap that turn: the one overlap between the two people the script asks for."""
 
     turn: int
     speaker: int
@@ -174,6 +208,10 @@ class Segment:
     words: tuple[Word, ...] = ()
     phones: tuple[Phone, ...] = ()
     tags: tuple[str, ...] = ()  # the turn's script tags (laughs, smiles, ...)
+
+    @property
+    def is_backchannel(self) -> bool:
+        return BACKCHANNEL in self.tags
 
     def to_dict(self) -> dict:
         return {
@@ -185,7 +223,8 @@ class Segment:
 
 @dataclass(frozen=True, eq=False)
 class Speech:
-    """Two speakers' speech on one timeline.
+    """Two speakers' speech on one timeline, sorted by start. One person's segments never overlap; a
+    backchannel of one person may overlap a turn of the other.
 
     `features` `[2, T, D]` are per-speaker frame features at `feature_rate` Hz (what the motion
     mapper reads); `feature_names` labels the D columns when the engine has named features.
@@ -247,7 +286,8 @@ class Speech:
         return tuple(s for s in self.timeline if s.speaker == speaker)
 
     def activity_at(self, speaker: int, times: np.ndarray) -> np.ndarray:
-        """1.0 at the `times` (seconds) that lie inside one of the speaker's turns, else 0.0."""
+        """1.0 at the `times` (seconds) that lie inside one of the speaker's segments (turns and
+        backchannels: both move the mouth), else 0.0."""
         active = np.zeros(len(times), np.float32)
         for seg in self.segments_of(speaker):
             active[(times >= seg.start_s) & (times < seg.end_s)] = 1.0
@@ -327,7 +367,8 @@ class Motion:
 # ------------------------------------------------------------------------------------------- text
 @dataclass(frozen=True, eq=False)
 class EncodedTurn:
-    """A turn as the speech generator consumes it: normalised text, and tokens when the encoder has them."""
+    """A turn as the speech generator consumes it: normalised text, and tokens when the encoder has them.
+    `backchannels` count their places in words of this (normalised) text."""
 
     speaker: int
     text: str
@@ -335,6 +376,11 @@ class EncodedTurn:
     tags: tuple[str, ...] = ()
     phonemes: str | None = None
     embedding: np.ndarray | None = None  # [L, D] for neural encoders
+    backchannels: tuple[Backchannel, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "backchannels", tuple(self.backchannels))
+        _check_backchannels(self.backchannels, self.text, "EncodedTurn")
 
 
 @dataclass(frozen=True, eq=False)

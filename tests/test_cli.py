@@ -55,6 +55,47 @@ def test_same_seed_same_video(generated, tmp_path):
     assert np.array_equal(a, b) and np.array_equal(sound_a, sound_b)
 
 
+def test_generate_parses_voice_and_mirror_flags():
+    from tavid_core.cli import build_parser
+    args = build_parser().parse_args(["generate", "--pitch-b", "-2.5", "--speed-a", "1.3", "--mirror", "never"])
+    assert (args.pitch_a, args.pitch_b, args.speed_a, args.speed_b, args.mirror) == (0.0, -2.5, 1.3, 1.0, "never")
+    defaults = build_parser().parse_args(["generate"])
+    assert (defaults.pitch_b, defaults.speed_b, defaults.mirror) == (0.0, 1.0, "auto")
+
+
+def spoken(folder, name):
+    """Per speaker: seconds of their turns and median pitch (Hz) of the video's sound during them."""
+    from tavid_core.audio_features import median_pitch_hz
+    report = json.loads((folder / f"{name}.json").read_text())
+    _, _, audio, rate = read_video(str(folder / f"{name}.mp4"))
+    mono = audio.mean(axis=0)
+    result = []
+    for who in (0, 1):
+        turns = [s for s in report["timeline"] if s["speaker"] == who]
+        sound = np.concatenate([mono[int(s["start"] * rate):int(s["end"] * rate)] for s in turns])
+        result.append((sum(s["end"] - s["start"] for s in turns), median_pitch_hz(sound, rate)))
+    return result
+
+
+def test_pitch_and_speed_per_speaker(generated):
+    folder, _ = generated  # the same script and seed with default voices
+    result = tavid("generate", "--script", "talk.txt", "-o", "out/tuned.mp4", "--size", "64", "--seed", "5", "-q",
+                   "--pitch-b", "3", "--speed-a", "1.3", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    (seconds_a, pitch_a), (seconds_b, pitch_b) = spoken(folder / "out", "talk")
+    (tuned_seconds_a, tuned_pitch_a), (tuned_seconds_b, tuned_pitch_b) = spoken(folder / "out", "tuned")
+    assert abs(12 * np.log2(tuned_pitch_b / pitch_b) - 3) < 0.75          # B three semitones higher
+    assert abs(12 * np.log2(tuned_pitch_a / pitch_a)) < 0.5               # A's pitch kept
+    assert tuned_seconds_a < 0.92 * seconds_a                             # A speaks faster
+    assert abs(tuned_seconds_b / seconds_b - 1) < 0.05                    # B's pace kept
+    report = json.loads((folder / "out" / "tuned.json").read_text())
+    base = json.loads((folder / "out" / "talk.json").read_text())
+    assert {k: report["settings"][k] for k in ("pitch_a", "pitch_b", "speed_a", "speed_b", "mirror")} == {
+        "pitch_a": 0.0, "pitch_b": 3.0, "speed_a": 1.3, "speed_b": 1.0, "mirror": "auto"}
+    assert report["voices"][1]["pitch_semitones"] == pytest.approx(base["voices"][1]["pitch_semitones"] + 3)
+    assert report["voices"][0]["rate"] == pytest.approx(base["voices"][0]["rate"] * 1.3, abs=1e-3)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--script", "{dir}/bad.txt"], "bad.txt / line 3: a third speaker"),
     (["--script", "{dir}/none.txt"], "none.txt: cannot read the script"),
@@ -63,6 +104,8 @@ def test_same_seed_same_video(generated, tmp_path):
     (["--size", "100001"], "size must be an even number"),
     (["--fps", "0"], "fps must be between"),
     (["--voice-a", "nobody"], "unknown voice 'nobody'"),
+    (["--pitch-b", "7"], "--pitch-b: pitch shift in semitones must be between -6 and 6, got 7. Use 0"),
+    (["--speed-a", "0.25"], "--speed-a: speed must be between 0.5 and 2, got 0.25. Use 1"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, cat_image, args, message):
     (tmp_path / "bad.txt").write_text("A: one\nB: two\nC: three\n")

@@ -2,6 +2,7 @@ import pytest
 
 from tavid_core.dialogue import parse_script, read_script
 from tavid_core.errors import ScriptError
+from tavid_core.types import Backchannel
 
 
 def test_named_speakers_pauses_comments_and_tags():
@@ -20,6 +21,29 @@ Grace: How are you?
     assert d.turns[2].pause_before_s == pytest.approx(1.0)
     assert d.turns[0].pause_before_s is None
     assert [t.line for t in d.turns] == [3, 5, 8]
+
+
+def test_backchannels_sit_after_the_words_before_their_mark():
+    d = parse_script("""
+Nora: We waited for almost an hour [mm-hm] but it was worth it.
+Theo: [Uh Huh] That sounds awful.[MHM] Did they have anything about the ocean? [yeah]
+Nora: Sure [laughs] [ok]
+""")
+    assert d.turns[0].text == "We waited for almost an hour but it was worth it."
+    assert d.turns[0].backchannels == (Backchannel(6, "Hmm hmm."),)
+    assert d.turns[1].text == "That sounds awful. Did they have anything about the ocean?"
+    assert d.turns[1].backchannels == (Backchannel(0, "Uh-huh."), Backchannel(3, "Hmm hmm."), Backchannel(10, "Yeah."))
+    assert d.turns[2].tags == ("laughs",) and d.turns[2].backchannels == (Backchannel(1, "Okay."),)
+    assert d.to_dict()["turns"][0]["backchannels"] == [{"after_words": 6, "text": "Hmm hmm."}]
+
+
+@pytest.mark.parametrize("tag, said", [
+    ("mm-hm", "Hmm hmm."), ("mhm", "Hmm hmm."), ("Mm-hmm", "Hmm hmm."), ("mm  hm", "Hmm hmm."),
+    ("uhhuh", "Uh-huh."), ("yep", "Yeah."), ("OK", "Okay."), ("right", "Right."), ("wow", "Wow."), ("oh", "Oh."),
+])
+def test_backchannel_aliases(tag, said):
+    d = parse_script(f"A: one two [{tag}] three\nB: four")
+    assert d.turns[0].backchannels == (Backchannel(2, said),) and d.turns[0].text == "one two three"
 
 
 @pytest.mark.parametrize("script, names", [
@@ -58,6 +82,9 @@ def test_pause_units():
     ("A: hi\nB: [laughs]", 2, "no text"),
     ("A: hi\nB:   ", 2, "no text"),
     ("A: hi [wave]\nB: x", 1, "unknown tag [wave]"),
+    ("A: hi [mm-hmmm]\nB: x", 1, "said by the listener: [mm-hm], [uh-huh]"),
+    ("A: hi\n[mm-hm]\nB: x", 2, "inside the other person's turn"),
+    ("A: hi\nB: [mhm]", 2, "no text to speak; a backchannel goes inside"),
     ("A: hi\n[music]\nB: x", 2, "unknown tag [music]"),
     ("A: hi\njust words\nB: x", 2, "no speaker label"),
     ("A: x\nB: y\n[pause:2s]", 3, "after the last turn"),

@@ -115,6 +115,39 @@ def test_faces_talk_and_listen_in_node_output(graph):
     assert np.nanmean(apertures[talking]) > 3 * np.nanmean(apertures[listening])
 
 
+def turned_right(portrait: np.ndarray, amount: float = 0.15) -> np.ndarray:
+    """The portrait with its nose pushed `amount` jaw widths toward the image's right, as if the head turned."""
+    from scipy.ndimage import map_coordinates
+
+    from tavid_core.faces import face_analyzer
+    marks = face_analyzer().analyze(portrait).landmarks
+    jaw = marks[16, 0] - marks[0, 0]
+    y, x = np.mgrid[:portrait.shape[0], :portrait.shape[1]].astype(np.float32)
+    shift = amount * jaw * np.exp(-((x - marks[30, 0]) ** 2 + (y - marks[30, 1]) ** 2) / (2 * (0.35 * jaw) ** 2))
+    return np.stack([map_coordinates(portrait[..., c], [y, x - shift], order=1, mode="nearest") for c in range(3)], -1)
+
+
+def first_frame_facing(frames: torch.Tensor) -> float:
+    from tavid_core.faces import face_analyzer, facing
+    return facing(face_analyzer().analyze((frames[0].numpy() * 255).round().astype(np.uint8)).landmarks)
+
+
+def test_face_sampler_mirrors_a_face_looking_away_from_its_side(nodes, graph, faces):
+    photo = turned_right(faces["grace_hopper"])
+    sampler, face_model, motion = nodes["TAVIDFaceSampler"], graph["engines"][4], graph["motion_a"].window(0, 4)
+
+    def render(image: np.ndarray, face_toward: str = "as_photo") -> torch.Tensor:
+        return sampler.execute(face_model=face_model, image=image_tensor(image), motion=motion, size=SIZE,
+                               face_toward=face_toward)[0]
+
+    mirrored = np.ascontiguousarray(photo[:, ::-1])
+    as_is, away = render(photo), render(mirrored)
+    assert first_frame_facing(as_is) > 0.03 and first_frame_facing(away) < -0.03  # the test photo is turned
+    assert torch.equal(render(mirrored, "right"), as_is)   # flipped back to look right, at B
+    assert torch.equal(render(mirrored, "left"), away)     # already looks left: kept
+    assert torch.equal(render(photo, "right"), as_is)
+
+
 def test_node_errors_name_the_node_and_field(nodes, graph, cat_image):
     with pytest.raises(Exception) as err:
         nodes["TAVIDDialogueScript"].execute(script="A: hi\nB: yo\nC: no")

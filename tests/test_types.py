@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from tavid_core.errors import TavidError
-from tavid_core.types import (EXPR_CHANNELS, Dialogue, EncodedText, EncodedTurn, Motion, Segment, Speech, Turn, Voice,
-                              Word, num_frames)
+from tavid_core.types import (EXPR_CHANNELS, Backchannel, Dialogue, EncodedText, EncodedTurn, Motion, Segment, Speech,
+                              Turn, Voice, Word, num_frames)
 
 
 def _motion(frames=10, **changes):
@@ -35,10 +35,22 @@ def test_dialogue_needs_two_distinct_speakers_and_turns():
 
 
 @pytest.mark.parametrize("kwargs", [dict(speaker=2, text="x"), dict(speaker=0, text="  "),
-                                    dict(speaker=0, text="x", pause_before_s=-1)])
+                                    dict(speaker=0, text="x", pause_before_s=-1),
+                                    dict(speaker=0, text="two words", backchannels=(Backchannel(3, "Oh."),)),
+                                    dict(speaker=0, text="two words", backchannels=(Backchannel(2, "Oh."),
+                                                                                   Backchannel(1, "Wow.")))])
 def test_turn_validation(kwargs):
     with pytest.raises(TavidError):
         Turn(**kwargs)
+
+
+def test_backchannel_places():
+    assert Turn(0, "two words", backchannels=[Backchannel(0, "Oh."), Backchannel(2, "Wow.")]).backchannels[1].after_words == 2
+    for bad in (dict(after_words=-1, text="Oh."), dict(after_words=0, text=" "), dict(after_words=1.5, text="Oh.")):
+        with pytest.raises(TavidError):
+            Backchannel(**bad)
+    with pytest.raises(TavidError, match="after word 2"):
+        EncodedTurn(0, "one.", backchannels=(Backchannel(2, "Oh."),))
 
 
 def test_voice_validation_and_adjustment():

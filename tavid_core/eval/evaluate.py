@@ -18,7 +18,7 @@ from ..faces import face_analyzer
 from ..media import as_uint8_rgb, load_image, resample
 from ..runtime import Runtime, StandaloneRuntime
 from ..stage_clock import StageClock
-from .activity import VAD_RATE, measure_activity
+from .activity import VAD_RATE, measure_activity, speech_segments, tighten
 from .clip import Clip, clip_from_file
 from .deps import check_eval_packages
 from .face_signals import face_signals
@@ -53,7 +53,9 @@ def evaluate(clip: Clip, reference: Reference = Reference(), references: tuple =
     clock.lap("faces")
 
     audio = resample(clip.audio, clip.sample_rate, VAD_RATE)
-    activity = measure_activity(audio, signals, reference)
+    segments = speech_segments(audio)
+    activity = measure_activity(audio, signals, reference, segments)
+    timed = measure_activity(audio, signals, reference, tighten(audio, segments))  # exact edges, for timing
     owner = activity.at_frames(clip.fps, count)
     envelope = speech_envelope(audio, VAD_RATE, clip.fps, count)
     report = {
@@ -67,8 +69,8 @@ def evaluate(clip: Clip, reference: Reference = Reference(), references: tuple =
             p: realism(tracks[i], signals[i], face_refs[i], envelope, owner == i) for i, p in enumerate(PEOPLE)}),
         "listening": with_overall("listening", {
             p: listening(i, signals, activity, owner) for i, p in enumerate(PEOPLE)}),
-        "fluency": with_overall("fluency", {p: speaker_fluency(activity, reference, i) for i, p in enumerate(PEOPLE)},
-                                conversation_fluency(activity, reference)),
+        "fluency": with_overall("fluency", {p: speaker_fluency(timed, reference, i) for i, p in enumerate(PEOPLE)},
+                                conversation_fluency(timed, reference)),
     }
     clock.lap("motion and timing")
     quality = speech_quality(audio, activity, reference.texts)

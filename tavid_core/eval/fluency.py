@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activity import RATE, Activity, grid_times, spans_mask
+from .activity import RATE, Activity, grid_times, runs, spans_mask
 from .reference import Reference
 from .signal_math import percentile_or_none
 
 LONG_SILENCE_S = 2.0
+BACKCHANNEL_MOTION_PAD_S = 0.2
+MIN_OVERLAP_S = 0.1          # shorter overlaps are within the blur of the mouth-motion measure
 
 
-def _segment_windows(reference: Reference) -> list[tuple[float, float]]:
+def _turns(reference: Reference) -> list:
+    """The timeline's turns, without the backchannels said over them."""
+    return [s for s in reference.segments if not s.is_backchannel]
+
+
+def _segment_windows(segs: list) -> list[tuple[float, float]]:
     """Each timeline turn's search window: up to the middle of the gaps to its neighbours, so speech
     next to a turn is never counted for it."""
-    segs = reference.segments
     out = []
     for i, s in enumerate(segs):
         lo = (segs[i - 1].end_s + s.start_s) / 2 if i > 0 else 0.0
@@ -26,23 +32,42 @@ def _segment_windows(reference: Reference) -> list[tuple[float, float]]:
     return out
 
 
+def _detected_spans(activity: Activity, segs: list) -> list[tuple[float, float] | None]:
+    """For each timeline turn, where speech was detected inside its window: (first start, last end)."""
+    out = []
+    for lo, hi in _segment_windows(segs):
+        inside = [(max(a, lo), min(b, hi)) for a, b in activity.segments if b > lo and a < hi]
+        out.append((inside[0][0], inside[-1][1]) if inside else None)
+    return out
+
+
 def timing_errors(activity: Activity, reference: Reference, person: int) -> dict:
     """Mean absolute onset and offset error (ms) of the detected speech against the person's
     timeline turns, and the share of turns where speech was found at all."""
     onsets, offsets, found = [], [], []
-    for seg, (lo, hi) in zip(reference.segments, _segment_windows(reference)):
+    segs = _turns(reference)
+    for seg, span in zip(segs, _detected_spans(activity, segs)):
         if seg.speaker != person:
             continue
-        inside = [(max(a, lo), min(b, hi)) for a, b in activity.segments if b > lo and a < hi]
-        found.append(bool(inside))
-        if inside:
-            onsets.append(abs(inside[0][0] - seg.start_s) * 1000)
-            offsets.append(abs(inside[-1][1] - seg.end_s) * 1000)
+        found.append(span is not None)
+        if span is not None:
+            onsets.append(abs(span[0] - seg.start_s) * 1000)
+            offsets.append(abs(span[1] - seg.end_s) * 1000)
     return {
         "onset_error_ms": float(np.mean(onsets)) if onsets else None,
         "offset_error_ms": float(np.mean(offsets)) if offsets else None,
         "detected_share": float(np.mean(found)) if found else None,
     }
+
+
+def gap_errors(activity: Activity, reference: Reference) -> list[float]:
+    """|heard gap - timeline gap| (ms) between each pair of consecutive timeline turns that the timeline
+    keeps apart: how well floor transfers and the script's pauses come out in the sound."""
+    segs = _turns(reference)
+    spans = _detected_spans(activity, segs)
+    return [abs((spans[i + 1][0] - spans[i][1]) - (segs[i + 1].start_s - segs[i].end_s)) * 1000
+            for i in range(len(segs) - 1)
+            if spans[i] and spans[i + 1] and segs[i + 1].start_s >= segs[i].end_s]
 
 
 def speaker_fluency(activity: Activity, reference: Reference, person: int) -> dict:
@@ -60,9 +85,23 @@ def speaker_fluency(activity: Activity, reference: Reference, person: int) -> di
 
 
 def _intended_overlap(reference: Reference, count: int) -> np.ndarray:
+    """Where the timeline has both people speaking. A backchannel's span is widened by half the window
+    over which mouth motion is measured, which keeps the listener's lips 'moving' that much longer."""
     times = grid_times(count)
-    return np.logical_and(*[spans_mask([(s.start_s, s.end_s) for s in reference.segments if s.speaker == p], times)
-                            for p in (0, 1)])
+    pad = lambda s: BACKCHANNEL_MOTION_PAD_S if s.is_backchannel else 0.0  # noqa: E731
+    return np.logical_and(*[spans_mask([(s.start_s - pad(s), s.end_s + pad(s)) for s in reference.segments
+                                        if s.speaker == p], times) for p in (0, 1)])
+
+
+def _lasting(overlap: np.ndarray) -> np.ndarray:
+    """Only overlaps of at least MIN_OVERLAP_S. Mouth motion is averaged over 0.4 s, so a mouth that starts
+    moving right after the other stops reads as talking a little before: at a quick floor transfer the two
+    blur into a few hundredths of a second of 'overlap' that no one could see or hear."""
+    out = np.zeros_like(overlap)
+    for a, b in runs(overlap):
+        if b - a >= MIN_OVERLAP_S * RATE:
+            out[a:b] = True
+    return out
 
 
 def _visible_start(activity: Activity, turn) -> float:
@@ -77,10 +116,11 @@ def _visible_start(activity: Activity, turn) -> float:
 def conversation_fluency(activity: Activity, reference: Reference) -> dict:
     turns = activity.turns()
     transfers = [_visible_start(activity, b) - a.end_s for a, b in zip(turns, turns[1:]) if a.speaker != b.speaker]
-    overlap = activity.talking.all(axis=0) & ~_intended_overlap(reference, len(activity.speech))
+    overlap = _lasting(activity.talking.all(axis=0) & ~_intended_overlap(reference, len(activity.speech)))
     speech_frames = max(int(activity.speech.sum()), 1)
     gaps = [b[0] - a[1] for a, b in zip(activity.segments, activity.segments[1:])]
     long = [g for g in gaps if g > LONG_SILENCE_S]
+    timing = gap_errors(activity, reference) if reference.has_timeline else []
     return {
         "speech_share": float(activity.speech.mean()),
         "floor_transfers": len(transfers),
@@ -88,6 +128,8 @@ def conversation_fluency(activity: Activity, reference: Reference) -> dict:
         "fto_p10_s": percentile_or_none(transfers, 10),
         "fto_p90_s": percentile_or_none(transfers, 90),
         "overlap_share": float(overlap.sum() / speech_frames),
+        "gap_error_ms": float(np.mean(timing)) if timing else None,
+        "gap_error_max_ms": float(np.max(timing)) if timing else None,
         "long_silences": len(long),
         "long_silence_s": float(sum(long)),
     }

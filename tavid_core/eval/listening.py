@@ -33,7 +33,8 @@ def listening(listener: int, signals: tuple[FaceSignals, FaceSignals], activity:
               owner_frames: np.ndarray) -> dict:
     me, partner = signals[listener], signals[1 - listener]
     fps = me.fps
-    listening_frames = owner_frames == 1 - listener
+    # the listener's own backchannels ("mm-hm" over the partner's turn) are speech, not listening
+    listening_frames = (owner_frames == 1 - listener) & ~activity.backchannel_frames(listener, fps, len(owner_frames))
     silent_frames = owner_frames == -1
     speed = me.head_speed()
 

@@ -17,7 +17,7 @@ from ..types import Dialogue, Segment, Speech
 @dataclass(frozen=True)
 class Reference:
     segments: tuple[Segment, ...] = ()           # empty: no timeline
-    texts: tuple[str, str] | None = None         # everything A says, everything B says, in order
+    texts: tuple[str, str] | None = None         # everything A says, everything B says, in order (no backchannels)
     source: str = "none"
     names: tuple[str, str] | None = None         # the speakers' names, when known
 
@@ -32,7 +32,15 @@ class Reference:
 
 
 def _texts(segments) -> tuple[str, str]:
-    return tuple(" ".join(s.text for s in segments if s.speaker == p) for p in (0, 1))
+    # Backchannels are left out, as a script's turns leave them out (with_texts): they sound over the
+    # partner's turn, which the recogniser decodes as the partner's, and recognisers drop such fillers
+    # as they please, so counting them would measure neither voice.
+    return tuple(" ".join(s.text for s in segments if s.speaker == p and not s.is_backchannel) for p in (0, 1))
+
+
+def _tags(item: dict) -> tuple[str, ...]:
+    tags = item.get("tags")
+    return tuple(str(t) for t in tags) if isinstance(tags, list) else ()
 
 
 def reference_from_speech(speech: Speech) -> Reference:
@@ -41,7 +49,8 @@ def reference_from_speech(speech: Speech) -> Reference:
 
 def load_timeline(path: str) -> Reference:
     """The timeline JSON of `tavid generate` (or any JSON with a "timeline" list of
-    {"speaker": 0|1, "start": s, "end": s, "text": "..."})."""
+    {"speaker": 0|1, "start": s, "end": s, "text": "...", optional "tags": [...]}); "tags" keeps
+    backchannels apart from turns."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -62,7 +71,8 @@ def load_timeline(path: str) -> Reference:
         if speaker not in (0, 1) or not (0 <= start < end):
             raise TavidError(f"turn {i} has speaker {speaker} from {start} s to {end} s; speakers are 0 and 1 "
                              "and a turn must end after it starts", where=path)
-        segments.append(Segment(turn=i, speaker=speaker, start_s=start, end_s=end, text=str(item.get("text", ""))))
+        segments.append(Segment(turn=i, speaker=speaker, start_s=start, end_s=end, text=str(item.get("text", "")),
+                                tags=_tags(item)))
     segments.sort(key=lambda s: s.start_s)
     names = data.get("speakers")
     names = tuple(map(str, names)) if isinstance(names, list) and len(names) == 2 else None

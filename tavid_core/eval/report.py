@@ -86,7 +86,13 @@ SECTIONS: dict[str, tuple[str, tuple[Metric, ...]]] = {
         Metric("fto_p10_s", "floor-transfer offset, p10", "s", 3, "10th percentile", per_person=False, overall="measured"),
         Metric("fto_p90_s", "floor-transfer offset, p90", "s", 3, "90th percentile", per_person=False, overall="measured"),
         Metric("overlap_share", "unintended overlap", "", 3,
-               "share of speech time with both faces talking that the timeline did not ask for", "lower",
+               "share of speech time with both faces talking that the timeline did not ask for (stretches of "
+               "0.1 s or more)", "lower",
+               per_person=False, overall="measured"),
+        Metric("gap_error_ms", "gap error vs timeline", "ms", 0,
+               "mean |heard gap - timeline gap| between consecutive turns: floor transfers and script pauses "
+               "(needs a timeline)", "lower", per_person=False, overall="measured"),
+        Metric("gap_error_max_ms", "gap error, worst", "ms", 0, "the largest of those errors", "lower",
                per_person=False, overall="measured"),
         Metric("long_silences", "silences over 2 s", "", 0, "gaps in the speech longer than 2 s", "lower",
                per_person=False, overall="measured"),

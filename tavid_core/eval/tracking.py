@@ -21,6 +21,7 @@ from ..runtime import Runtime
 from .clip import Clip
 
 MEDIAN_KEYFRAMES = 15      # box size: the median over this many recent detections
+BOX_PER_SPAN = 1.085        # dlib's detector box is this many times the width of its 68 points, centred on them
 DETECT_MAX_SIDE = 640       # the detector sees frames at most this long (faces of 80+ px are found)
 SEARCH_SECONDS = 10.0       # how far into the clip to look for the two faces
 MAX_IDENTITY_SAMPLES = 12  # ~65 ms each per face
@@ -95,6 +96,16 @@ def _steady(box: Box, widths: list[float]) -> Box:
     the scales of its image pyramid, and dlib's landmarks move with the box's size."""
     side = float(np.median(widths[-MEDIAN_KEYFRAMES:])) if widths else box[2] - box[0]
     cx, cy = _centre(box)
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def _landmark_box(analyzer, frame: np.ndarray, box: Box) -> Box:
+    """The box the detector would draw around the landmarks fitted in `box`. dlib's shape model reads a
+    face best in the boxes it was trained on, and the detector's own boxes jump by pyramid steps (up to
+    a fifth in size); in the wrong box thin or pale lips read as parted."""
+    points = analyzer.landmarks(frame, box)
+    side = BOX_PER_SPAN * float(np.ptp(points[:, 0]))
+    cx, cy = points.mean(axis=0)
     return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
@@ -176,7 +187,7 @@ def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fac
             raise TavidError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the first was "
                                     f"{buffer.shape[2]}x{buffer.shape[1]}", where=where)
         if index % step == 0:
-            boxes = _match(last, _detect(frame, upsample))
+            boxes = [b and _landmark_box(analyzer, frame, b) for b in _match(last, _detect(frame, upsample))]
             for person, box in enumerate(boxes):
                 if box is not None:
                     sizes[person].append(box[2] - box[0])

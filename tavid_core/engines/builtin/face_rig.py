@@ -56,6 +56,11 @@ def _bases(lm: np.ndarray, unit: float) -> dict[str, np.ndarray]:
     smile[[49, 53, 59, 55], 1] = -0.04 * unit
     smile[list(LIP_QUARTERS), 1] = -0.06 * unit
     smile[[1, 2, 3], 0], smile[[13, 14, 15], 0] = -0.02 * unit, 0.02 * unit  # cheeks widen a touch
+    # and rise, narrowing the eyes from below: a smile shows in the eyes, not only at the mouth's corners
+    smile[[2, 3, 13, 14], 1] = -0.03 * unit
+    for upper, lower in (((37, 38), (41, 40)), ((43, 44), (47, 46))):
+        for u, l in zip(upper, lower):
+            smile[l] = -0.25 * (lm[l] - lm[u])
 
     brow = zero()
     brow[17:27, 1] = -0.13 * unit

@@ -20,6 +20,7 @@ INNER_LOWER = (60, 69, 67, 66, 65, 71, 64)
 OUTER_UPPER = (48, 49, 50, 51, 52, 53, 54)
 OUTER_LOWER = (48, 59, 58, 57, 56, 55, 54)
 _PAIRS = ((61, 67), (62, 66), (63, 65), (68, 69), (70, 71))
+_TEETH_ABOVE_LIP = 0.05  # how much brighter than the lips teeth are, at least (0..1 levels)
 _OUTER_OF = {61: 50, 62: 51, 63: 52, 68: 49, 70: 53, 67: 58, 66: 57, 65: 56, 69: 59, 71: 55}
 
 
@@ -31,19 +32,24 @@ def with_lip_quarters(landmarks: np.ndarray) -> np.ndarray:
 
 
 def fit_lips_to_teeth(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
-    """Widen the inner-lip opening to the teeth-coloured (red about equal to green, bright) or cavity-dark
-    pixels between the outer lips, column by column. `image` float RGB; points [72, 2]."""
+    """Widen the inner-lip opening to the teeth or the dark cavity between the outer lips, column by
+    column. Teeth are bright, about as red as green, and brighter than the lip at both ends of the
+    column (in a grey photo only that last test tells teeth from a lit lower lip). `image` float RGB;
+    points [72, 2]."""
     lm = lm.copy()
     h, w = image.shape[:2]
     for upper, lower in _PAIRS:
         x = int(round((lm[upper, 0] + lm[lower, 0]) / 2))
         top, bottom = int(np.ceil(lm[_OUTER_OF[upper], 1])) + 1, int(np.floor(lm[_OUTER_OF[lower], 1]))
         top, bottom = max(top, 0), min(bottom, h)
-        if not (0 <= x < w) or bottom - top < 3:
+        if not (0 <= x < w) or bottom - top < 4:
             continue
         column = image[top:bottom, x]
         red, green = column[:, 0], column[:, 1]
-        mouthy = (((red - green) < 0.12 * red) & (red > 0.6)) | (column.max(axis=1) < 0.2)
+        brightness = column.mean(axis=1)
+        lip = max(brightness[:2].mean(), brightness[-2:].mean())
+        teeth = ((red - green) < 0.12 * red) & (red > 0.6) & (brightness > lip + _TEETH_ABOVE_LIP)
+        mouthy = teeth | (column.max(axis=1) < 0.2)
         rows = np.nonzero(mouthy)[0] + top
         if len(rows):
             lm[upper, 1] = min(lm[upper, 1], rows[0] - 0.5)

@@ -20,10 +20,10 @@ from ..protocols import MotionMapper
 from .visemes import CLOSED, targets, viseme_of
 
 GRID_HZ = 100.0
-MAX_LISTENING_SMILE = 0.4
+MAX_LISTENING_SMILE = 0.25
 TURN_TOWARD_PARTNER = 0.03  # radians of yaw: A (left) turns a little right toward B, B left toward A
-BACKCHANNELS = ("nod", "double nod", "smile", "brow", "none")
-BACKCHANNEL_ODDS = (0.45, 0.2, 0.17, 0.13, 0.05)
+LISTENER_REACTIONS = ("nod", "double nod", "smile", "brow", "none")
+REACTION_ODDS = (0.45, 0.2, 0.17, 0.13, 0.05)
 
 
 def _smooth(x: np.ndarray, sigma_s: float) -> np.ndarray:
@@ -173,7 +173,7 @@ class BuiltinMotionMapper(MotionMapper):
         brow = np.zeros(n)
         for end, seg in _phrase_ends(partner):
             # a backchannel after (nearly) every phrase, drawn from a few kinds so it never repeats exactly
-            kind = rng.choice(BACKCHANNELS, p=BACKCHANNEL_ODDS)
+            kind = rng.choice(LISTENER_REACTIONS, p=REACTION_ODDS)
             at = end + rng.uniform(0.3, 0.55)  # listeners answer a phrase a few hundred ms after it ends
             depth = rng.uniform(0.05, 0.09) * k
             if kind != "none":

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ...runtime import Runtime
-from ...types import Dialogue, EncodedText, EncodedTurn
+from ...types import Backchannel, Dialogue, EncodedText, EncodedTurn
 from ..protocols import TextEncoder
 
 _REPLACEMENTS = (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("&", " and "), ("…", "..."))
@@ -18,6 +19,18 @@ def normalize_text(text: str) -> str:
     if text and not re.search(r"[.!?]['\")\]]*$", text):
         text = text.rstrip(",;:-—") + "."
     return text
+
+
+def renumber_backchannels(backchannels: tuple[Backchannel, ...], text: str) -> tuple[Backchannel, ...]:
+    """The backchannels of `text` with their places counted in words of `normalize_text(text)`
+    ("Tom&Jerry" becomes three words)."""
+    words = text.split()
+    total = len(normalize_text(text).split())
+
+    def place(after: int) -> int:
+        return min(len(normalize_text(" ".join(words[:after])).split()), total) if after else 0
+
+    return tuple(replace(b, after_words=place(b.after_words)) for b in backchannels)
 
 
 class BuiltinTextEncoder(TextEncoder):
@@ -34,7 +47,8 @@ class BuiltinTextEncoder(TextEncoder):
             text = normalize_text(turn.text)
             turns.append(EncodedTurn(
                 speaker=turn.speaker, text=text, pause_before_s=turn.pause_before_s, tags=turn.tags,
-                phonemes=phonemize(text, self.language) if self.phonemes else None))
+                phonemes=phonemize(text, self.language) if self.phonemes else None,
+                backchannels=renumber_backchannels(turn.backchannels, turn.text)))
         return EncodedText(dialogue=dialogue, turns=tuple(turns), encoder=self.name,
                            info={"language": self.language})
 

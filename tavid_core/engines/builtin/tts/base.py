@@ -82,10 +82,15 @@ def timed_utterance(text: str, entries: list[tuple[str, float, float]], audio: n
         phones=tuple(Phone(s, float(a), float(b)) for s, a, b in phones), words=words)
 
 
+def word_tokens(text: str) -> list[str]:
+    """The words of a text as utterances label them (punctuation apart, "don't" and "mm-hm" one word)."""
+    return _WORD.findall(text)
+
+
 def _label_words(text: str, groups: list[tuple[float, float]]) -> tuple[Word, ...]:
     """Pair phoneme word groups with the words of the text. When the counts differ (numbers read out,
     abbreviations), each text word takes a proportional share of the groups."""
-    tokens = _WORD.findall(text)
+    tokens = word_tokens(text)
     if not groups or not tokens:
         return ()
     if len(tokens) == len(groups):
