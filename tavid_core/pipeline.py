@@ -24,6 +24,7 @@ from .limits import MAX_SIZE, MIN_SIZE, MIRROR_MODES, PITCH_SHIFT_RANGE, SPEAKER
 from .media import VideoWriter, as_uint8_rgb
 from .runtime import Runtime, StandaloneRuntime
 from .stage_clock import StageClock
+from .threads import one_core_left
 from .types import Dialogue, Motion, Speech, Voice
 
 
@@ -151,7 +152,7 @@ class TavidPipeline:
         width, height = canvas_size(settings.layout, settings.size)
         holder = floor_holder(motion_a.speaking, motion_b.speaking, settings.fps)  # who is on screen, per frame
         windows = range(0, frames, settings.window)
-        with VideoWriter(output, settings.fps, width, height, audio, speech.sample_rate) as writer:
+        with VideoWriter(output, settings.fps, width, height, audio, speech.sample_rate) as writer, one_core_left():
             for start in self.runtime.steps(windows, len(windows), "frames"):
                 stop = min(start + settings.window, frames)
                 rendered = [model.render(face, motion.window(start, stop), runtime=self.runtime,

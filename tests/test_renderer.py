@@ -110,6 +110,26 @@ def test_head_pose_moves_the_face(engines, runtime, faces):
     assert np.abs(rest[27:68] - face.rig.points[27:68]).max() < 4  # at rest dlib finds the rig where it is
 
 
+def test_cpu_remap_samples_as_the_torch_warp_does(engines, runtime, faces):
+    """On CPU the frames are sampled with OpenCV's remap; the torch grid_sample path (other devices) must
+    give the same picture. No mouth or lids are painted here, so the whole box is the warp alone."""
+    import torch
+    face = engines.face_model.prepare(faces["astronaut"], size=SIZE, runtime=runtime)
+    pose = np.array([[0.1, -0.05, 0.04, 0.02, 0, 1.02], [-0.08, 0.06, -0.03, 0, 0.01, 0.98]])
+    expr = np.zeros((2, len(EXPR_CHANNELS)))
+    expr[:, EXPR_CHANNELS.index("smile")] = 0.5
+    expr[:, EXPR_CHANNELS.index("brow_raise")] = 0.6
+    motion = Motion(fps=25, pose=pose, expr=expr, speaking=np.zeros(2))
+    frames = engines.face_model.render(face, motion, runtime=runtime)
+    with torch.inference_mode():
+        targets = torch.from_numpy(face.rig.targets(pose, expr))
+        reference = face.warp(face.image, targets).permute(0, 2, 3, 1).numpy().astype(np.uint8)
+    x0, y0, x1, y1 = face.warp.box
+    diff = np.abs(frames[:, y0:y1, x0:x1].astype(int) - reference)
+    assert np.abs(frames[1].astype(int) - frames[0]).mean() > 5      # the two poses differ
+    assert diff.max() <= 2 and np.mean(diff > 1) < 0.001            # fixed-point rounding apart, the same
+
+
 def test_photo_without_a_face_is_a_clear_error(engines, runtime, cat_image):
     with pytest.raises(FaceNotFoundError, match="face B: no face found"):
         engines.face_model.prepare(cat_image, size=SIZE, runtime=runtime, where="face B")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -125,8 +126,13 @@ class BuiltinFaceRenderer(FaceModel):
             stop = min(start + self.batch, motion.num_frames)
             targets = face.rig.targets(motion.pose[start:stop], motion.expr[start:stop], motion.expr_names)
             target = torch.from_numpy(targets).to(device)
-            # truncation rounds: the image holds levels plus a half
-            out_view[start:stop, y0:y1, x0:x1].copy_(warp(image, target).permute(0, 2, 3, 1))
+            if device.type == "cpu":
+                # OpenCV's fixed-point remap samples uint8 straight into the frame, 3x faster than grid_sample
+                for i, source in enumerate(warp.source_pixels(target).numpy(), start):
+                    out[i, y0:y1, x0:x1] = cv2.remap(face.pixels, source, None, cv2.INTER_LINEAR,
+                                                     borderMode=cv2.BORDER_REPLICATE)
+            else:  # truncation rounds: the image holds levels plus a half
+                out_view[start:stop, y0:y1, x0:x1].copy_(warp(image, target).permute(0, 2, 3, 1))
             for i, points in enumerate(targets, start):
                 paint_mouth(out[i], points[list(INNER_UPPER)], points[list(INNER_LOWER)], face.rig.unit)
                 paint_eyelid(out[i], points[36:42], float(blinks[0][i]), face.lid_colors[0])
