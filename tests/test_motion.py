@@ -76,3 +76,21 @@ def test_viseme_table_covers_both_phoneme_alphabets():
     assert viseme_of("eɪ") == viseme_of("A") == "E"
     assert viseme_of("oʊ") == viseme_of("O") == "oh"
     assert viseme_of("") == "sil" and len(VISEME_NAMES) >= 8
+
+
+def test_listener_smiles_when_the_partner_laughs_and_keeps_lips_closed(engines, runtime, voices):
+    """A laugh makes the listener smile more, up to the cap that keeps a photo's closed lips reading closed."""
+    from tavid_core.dialogue import parse_script
+    from tavid_core.engines.builtin.motion_mapper import MAX_LISTENING_SMILE
+
+    def listener_smile(script):
+        text = engines.text_encoder.encode(parse_script(script), runtime=runtime)
+        speech = engines.speech_model.generate(text, voices, runtime=runtime, seed=2)
+        motion = engines.motion_mapper.map(speech, runtime=runtime, fps=25.0, seed=2)[1]
+        turn = speech.activity(0, motion.num_frames, 25.0) > 0
+        return motion.channel("smile")[turn]
+
+    laughing = listener_smile("A: [laughs] You should have seen his face.\nB: I can imagine.")
+    plain = listener_smile("A: You should have seen his face.\nB: I can imagine.")
+    assert laughing.mean() > plain.mean() + 0.05
+    assert laughing.max() <= MAX_LISTENING_SMILE + 1e-6

@@ -20,7 +20,7 @@ from ..protocols import MotionMapper
 from .visemes import CLOSED, targets, viseme_of
 
 GRID_HZ = 100.0
-MAX_LISTENING_SMILE = 0.25
+MAX_LISTENING_SMILE = 0.18
 TURN_TOWARD_PARTNER = 0.03  # radians of yaw: A (left) turns a little right toward B, B left toward A
 LISTENER_REACTIONS = ("nod", "double nod", "smile", "brow", "none")
 REACTION_ODDS = (0.45, 0.2, 0.17, 0.13, 0.05)
