@@ -70,9 +70,7 @@ class ThinPlateWarp(torch.nn.Module):
         x0, y0, x1, y1 = self.box
         ys, xs = torch.arange(y0, y1, dtype=torch.float32), torch.arange(x0, x1, dtype=torch.float32)
         pixels = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
-        self.register_buffer("pixel_xy", pixels, persistent=False)   # [h, w, 2] the box's pixels (x, y)
-        # the same in grid_sample's -1..1 (align_corners=False) over the whole image
-        self.register_buffer("pixels", (pixels + 0.5) * (2.0 / size) - 1, persistent=False)
+        self.register_buffer("pixels", pixels, persistent=False)   # [h, w, 2] the box's pixels (x, y)
         fine_h, fine_w = self.detail[3] - self.detail[1], self.detail[2] - self.detail[0]
         self.register_buffer("detail_fade", _window(fine_h, fine_w)[None, None], persistent=False)
 
@@ -101,9 +99,9 @@ class ThinPlateWarp(torch.nn.Module):
             out[i:i + _KERNEL_FRAMES].baddbmm_(r2.log().mul_(r2), w[i:i + _KERNEL_FRAMES])
         return out
 
-    def _moved(self, target: torch.Tensor, scale: float) -> torch.Tensor:
-        """[B, h, w, 2] how far each pixel of the box samples the image from itself, in pixels times `scale`."""
-        d = self._displacements(target) * scale
+    def source_pixels(self, target: torch.Tensor) -> torch.Tensor:
+        """[B, h, w, 2] the image pixel (x, y) each pixel of the box samples: an OpenCV remap map."""
+        d = self._displacements(target)
         g = len(self._coarse.nodes)
         dense = self._coarse.upsample(d[:, :g] * self.fade)
         fine = self._fine.upsample(d[:, g:])
@@ -111,16 +109,11 @@ class ThinPlateWarp(torch.nn.Module):
         x0, y0, x1, y1 = self.detail
         region = dense[:, :, y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
         region += (fine - region) * self.detail_fade
-        return dense.permute(0, 2, 3, 1)
+        return self.pixels + dense.permute(0, 2, 3, 1)
 
     def sampling_map(self, target: torch.Tensor) -> torch.Tensor:
-        """[B, h, w, 2] where each pixel of the box samples the image (grid_sample's -1..1 over the whole
-        image, align_corners=False)."""
-        return self.pixels + self._moved(target, 2.0 / self.size)
-
-    def source_pixels(self, target: torch.Tensor) -> torch.Tensor:
-        """[B, h, w, 2] the image pixel (x, y) each pixel of the box samples: an OpenCV remap map."""
-        return self.pixel_xy + self._moved(target, 1.0)
+        """The same in grid_sample's -1..1 over the whole image (align_corners=False)."""
+        return (self.source_pixels(target) + 0.5) * (2.0 / self.size) - 1
 
     def forward(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """image [3, size, size] -> the box region [B, 3, h, w] with the moving points brought to each
