@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import cv2
 import torch
 
 
 @contextmanager
 def one_core_left():
     """Within the block, torch and OpenCV use one core fewer than they would (at least one)."""
-    import cv2
     torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(max(1, torch_threads - 1))
     cv2.setNumThreads(max(0, cv2_threads - 1))   # 0: OpenCV runs its loops on the calling thread

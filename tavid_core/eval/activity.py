@@ -55,8 +55,7 @@ def tighten(audio_16k: np.ndarray, segments: list[tuple[float, float]]) -> list[
             out.append((start, end))
             continue
         loud = part >= max(part.max() - EDGE_BELOW_PEAK_DB, floor + EDGE_ABOVE_FLOOR_DB)
-        quiet = [(a, b) for a, b in runs(~loud) if b - a >= MIN_SILENCE_S * EDGE_RATE]
-        for a, b in runs(~spans_mask(quiet, np.arange(len(part)))):
+        for a, b in runs(~lasting(~loud, MIN_SILENCE_S * EDGE_RATE)):
             hit = np.flatnonzero(loud[a:b]) + i0 + a
             # energy_db's frame j is centred on j / EDGE_RATE and reaches a step either side
             if len(hit):
@@ -79,6 +78,15 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) index pairs of the True runs of a boolean array."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def lasting(mask: np.ndarray, min_length: float) -> np.ndarray:
+    """The True runs of `mask` that are at least `min_length` long; shorter ones set to False."""
+    out = np.zeros_like(mask)
+    for a, b in runs(mask):
+        if b - a >= min_length:
+            out[a:b] = True
+    return out
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activity import RATE, Activity, grid_times, runs, spans_mask
+from .activity import RATE, Activity, grid_times, lasting, spans_mask
 from .reference import Reference
 from .signal_math import percentile_or_none
 
@@ -93,17 +93,6 @@ def _intended_overlap(reference: Reference, count: int) -> np.ndarray:
                                         if s.speaker == p], times) for p in (0, 1)])
 
 
-def _lasting(overlap: np.ndarray) -> np.ndarray:
-    """Only overlaps of at least MIN_OVERLAP_S. Mouth motion is averaged over 0.4 s, so a mouth that starts
-    moving right after the other stops reads as talking a little before: at a quick floor transfer the two
-    blur into a few hundredths of a second of 'overlap' that no one could see or hear."""
-    out = np.zeros_like(overlap)
-    for a, b in runs(overlap):
-        if b - a >= MIN_OVERLAP_S * RATE:
-            out[a:b] = True
-    return out
-
-
 def _visible_start(activity: Activity, turn) -> float:
     """When the next speaker really started: speech is given to one person at a time, so a start
     that overlaps the previous turn shows only as this face already talking during it."""
@@ -116,7 +105,11 @@ def _visible_start(activity: Activity, turn) -> float:
 def conversation_fluency(activity: Activity, reference: Reference) -> dict:
     turns = activity.turns()
     transfers = [_visible_start(activity, b) - a.end_s for a, b in zip(turns, turns[1:]) if a.speaker != b.speaker]
-    overlap = _lasting(activity.talking.all(axis=0) & ~_intended_overlap(reference, len(activity.speech)))
+    # Mouth motion is averaged over 0.4 s, so a mouth that starts moving right after the other stops reads as
+    # talking a little early: at a quick floor transfer the two blur into a few hundredths of a second of
+    # 'overlap' that no one could see or hear. Only overlaps of MIN_OVERLAP_S or more count.
+    overlap = lasting(activity.talking.all(axis=0) & ~_intended_overlap(reference, len(activity.speech)),
+                      MIN_OVERLAP_S * RATE)
     speech_frames = max(int(activity.speech.sum()), 1)
     gaps = [b[0] - a[1] for a, b in zip(activity.segments, activity.segments[1:])]
     long = [g for g in gaps if g > LONG_SILENCE_S]
