@@ -94,3 +94,26 @@ def test_listener_smiles_when_the_partner_laughs_and_keeps_lips_closed(engines, 
     plain = listener_smile("A: You should have seen his face.\nB: I can imagine.")
     assert laughing.mean() > plain.mean() + 0.05
     assert laughing.max() <= MAX_LISTENING_SMILE + 1e-6
+
+
+def test_listener_reactions_vary_from_phrase_to_phrase(engines, runtime, voices):
+    """After each of the partner's phrases the listener reacts, and not with the same movement each time:
+    nods of different depths, and smiles or raised brows among them."""
+    from tavid_core.dialogue import parse_script
+    script = ("A: I went out early. The shop was still closed. So I waited by the door. Then it started to rain. "
+              "I got soaked through. Still, the bread was worth it.\nB: Sounds like quite a morning.")
+    text = engines.text_encoder.encode(parse_script(script), runtime=runtime)
+    speech = engines.speech_model.generate(text, voices, runtime=runtime, seed=4)
+    listener = engines.motion_mapper.map(speech, runtime=runtime, fps=25.0, seed=4)[1]
+    turn = speech.timeline[0]
+    ends = [a.end_s for a, b in zip(turn.words, turn.words[1:]) if b.start_s - a.end_s >= 0.12] + [turn.end_s]
+    assert len(ends) >= 5
+
+    def rise(channel, end):  # how far a channel climbs in the second after a phrase end
+        values = listener.channel(channel)
+        return values[int(end * 25):int((end + 1.0) * 25)].max() - values[int(end * 25)]
+    nods = np.array([rise("pitch", end) for end in ends])
+    others = np.array([max(rise("smile", end), rise("brow_raise", end)) for end in ends])
+    assert np.mean(nods > 0.02) >= 0.7                      # a visible nod after most phrase ends
+    assert nods.std() > 0.15 * nods.mean()                  # of different depths
+    assert 1 <= np.sum(others > 0.05) < len(ends)           # smiles or brows after some, not all

@@ -76,6 +76,31 @@ def test_a_small_grey_photo_keeps_its_lips_when_closed(engines, runtime, faces):
     assert lips(after) > 0.6 * lips(before)
 
 
+def test_the_open_mouth_takes_the_photos_colour(engines, runtime, faces):
+    """The painted mouth of a black-and-white photo is grey: a red mouth would be the only colour in it."""
+    from PIL import Image
+    from tavid_core.engines.builtin.lips import INNER_LOWER, INNER_UPPER
+    from tavid_core.engines.builtin.raster import band_coverage
+    grey = np.asarray(Image.fromarray(faces["astronaut"]).convert("L").convert("RGB"))
+    expr = np.zeros((1, len(EXPR_CHANNELS)))
+    expr[0, EXPR_CHANNELS.index("jaw_open")] = 1.0
+    motion = Motion(fps=25, pose=np.array([[0, 0, 0, 0, 0, 1.0]]), expr=expr, speaking=np.ones(1))
+    spreads = []
+    for photo in (faces["astronaut"], grey):
+        face = engines.face_model.prepare(photo, size=SIZE, runtime=runtime)
+        frame = engines.face_model.render(face, motion, runtime=runtime)[0].astype(int)
+        points = face.rig.targets(motion.pose, motion.expr, motion.expr_names)[0]
+        upper, lower = points[list(INNER_UPPER)], points[list(INNER_LOWER)]
+        x0, y0 = np.floor(np.minimum(upper.min(0), lower.min(0))).astype(int)
+        x1, y1 = np.ceil(np.maximum(upper.max(0), lower.max(0))).astype(int) + 1
+        inside = band_coverage(upper, lower, x0, y0, x1 - x0, y1 - y0) > 0.99
+        pixels = frame[y0:y1, x0:x1][inside]
+        assert len(pixels) > 100, "the mouth must be open"
+        spreads.append(np.percentile(pixels.max(1) - pixels.min(1), 90))
+    colour, black_and_white = spreads
+    assert colour > 30 and black_and_white <= 2
+
+
 @pytest.mark.parametrize("name", ["grace_hopper", "astronaut"])
 def test_blinks_cover_the_eyes(engines, runtime, faces, name):
     """dlib's eye landmarks do not follow painted lids, so this looks at the pixels: closed, most of each eye

@@ -23,7 +23,7 @@ from ..protocols import FaceModel, PreparedFace, SamplerSettings
 from .eyelids import eyelid_color, paint_eyelid
 from .face_rig import FaceRig
 from .lips import INNER_LOWER, INNER_UPPER, close_photo_mouth
-from .mouth import paint_mouth
+from .mouth import colourfulness, paint_mouth
 from .warp import Box, ThinPlateWarp
 
 CROP_FACES = 2.5       # portrait side in jaw widths
@@ -38,6 +38,7 @@ class WarpFace(PreparedFace):
     warp: ThinPlateWarp       # the rig's rest points, and a ring of points around the head that never move
     pixels: np.ndarray        # [size, size, 3] uint8, the portrait every frame starts from
     lid_colors: np.ndarray    # [2, 3] skin colour of the image-left and image-right upper eyelid
+    colour: float             # the photo's colourfulness, 0 (black and white) to 1: the painted mouth follows it
     crop_box: tuple[int, int, int]  # x0, y0, side in the original photo
 
 
@@ -108,7 +109,7 @@ class BuiltinFaceRenderer(FaceModel):
         warp = ThinPlateWarp(size, rig.points, anchors, box, detail, self.grid_step)
         tensor = torch.from_numpy(pixels * 255.0 + 0.5).permute(2, 0, 1).contiguous()
         return WarpFace(size=size, image=tensor, rig=rig, warp=warp, pixels=_to_uint8(pixels),
-                        lid_colors=lids, crop_box=(x0, y0, side))
+                        lid_colors=lids, colour=colourfulness(pixels, rig.points), crop_box=(x0, y0, side))
 
     @torch.inference_mode()
     def render(self, face: WarpFace, motion: Motion, *, runtime: Runtime,
@@ -134,7 +135,8 @@ class BuiltinFaceRenderer(FaceModel):
             else:  # truncation rounds: the image holds levels plus a half
                 out_view[start:stop, y0:y1, x0:x1].copy_(warp(image, target).permute(0, 2, 3, 1))
             for i, points in enumerate(targets, start):
-                paint_mouth(out[i], points[list(INNER_UPPER)], points[list(INNER_LOWER)], face.rig.unit)
+                paint_mouth(out[i], points[list(INNER_UPPER)], points[list(INNER_LOWER)], face.rig.unit,
+                            face.colour)
                 paint_eyelid(out[i], points[36:42], float(blinks[0][i]), face.lid_colors[0])
                 paint_eyelid(out[i], points[42:48], float(blinks[1][i]), face.lid_colors[1])
         return out

@@ -12,12 +12,29 @@ _THROAT = np.array([0.10, 0.03, 0.035], np.float32)
 _TONGUE = np.array([0.62, 0.30, 0.30], np.float32)
 _TEETH = np.array([0.88, 0.85, 0.78], np.float32)
 _TOOTH_WIDTHS = (0.095, 0.075, 0.065, 0.06, 0.06)  # incisor outwards, in eye-corner distances
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+SKIN_CHROMA = 0.1  # channel spread (max - min, 0..1 levels) of the cheeks in an ordinary colour photo
 
 
-def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: float) -> None:
+def colourfulness(pixels: np.ndarray, points: np.ndarray) -> float:
+    """How colourful the photo is, 0 (black and white) to 1 (ordinary colour), from the median channel
+    spread of the cheeks and nose: the painted mouth takes this much colour, so a grey or faded photo
+    does not get a red mouth. `pixels` float RGB 0..1 or uint8, `points` dlib's landmarks."""
+    x0, x1 = int(points[2, 0]), int(points[14, 0]) + 1
+    y0, y1 = int(points[36:48, 1].max()), int(points[50:53, 1].min())
+    patch = np.asarray(pixels[max(y0, 0):max(y1, y0 + 1), max(x0, 0):max(x1, x0 + 1)], np.float32)
+    if patch.size == 0:
+        return 1.0
+    scale = 255.0 if np.asarray(pixels).dtype == np.uint8 else 1.0
+    spread = np.median(patch.max(axis=-1) - patch.min(axis=-1)) / scale
+    return float(np.clip(spread / SKIN_CHROMA, 0.0, 1.0))
+
+
+def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: float,
+                colour: float = 1.0) -> None:
     """Fill the opening between the inner upper and lower lip contours [P, 2] (each from one corner to the
     other, pixels) of a float RGB or uint8 frame [H, W, 3] in place. `unit` is the face's eye-corner distance,
-    which sizes the teeth."""
+    which sizes the teeth; `colour` is the photo's colourfulness (0 paints in greys)."""
     middle = slice(1, len(upper) - 1)
     opening = float(np.mean(lower[middle, 1] - upper[middle, 1]))
     if opening < 0.6:
@@ -65,5 +82,7 @@ def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: f
     # the lip's inner edge casts a soft shadow into the mouth
     rim = np.exp(-np.minimum(ys - top, bottom - ys).clip(0) / (1.5 * soft))[..., None]
     color = color * shade * (1 - 0.35 * rim)
+    grey = color @ _LUMA
+    color = grey[..., None] + colour * (color - grey[..., None])
 
     blend(frame, x0, y0, color, alpha[..., None])
