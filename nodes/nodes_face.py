@@ -8,6 +8,7 @@ from ..tavid_core.compose import LAYOUTS, canvas_size, compose, floor_holder, sp
 from ..tavid_core.engines.protocols import SAMPLERS, SCHEDULERS, SamplerSettings
 from ..tavid_core.errors import TavidError
 from ..tavid_core.faces import SIDES, turn_toward
+from ..tavid_core.limits import SEED_RANGE
 from . import sockets
 from .convert import frames_tensor, put_frames, reference_image
 from .errors import node_errors
@@ -35,7 +36,7 @@ class FaceSampler(io.ComfyNode):
                 io.Combo.Input("scheduler", options=list(SCHEDULERS), default="auto", tooltip="Noise schedule."),
                 io.Int.Input("steps", default=20, min=1, max=200, tooltip="Sampling steps."),
                 io.Float.Input("cfg", default=2.0, min=0.0, max=20.0, step=0.1, tooltip="Guidance strength."),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
+                io.Int.Input("seed", default=0, min=0, max=SEED_RANGE[1], control_after_generate=True,
                              tooltip="Sampling noise seed."),
                 io.Int.Input("size", default=512, min=64, max=2048, step=16, tooltip="Output portrait size in pixels."),
                 io.Combo.Input("face_toward", options=[AS_PHOTO, *SIDES], default=AS_PHOTO,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..tavid_core.checkpoints import load_engines
+from ..tavid_core.checkpoints import load_engines, load_lora
 from ..tavid_core.engines.builtin import VOICE_SETS, load_builtin_engines
 from ..tavid_core.errors import EngineUnavailableError
 from . import sockets
@@ -100,15 +100,18 @@ class LoraLoader(io.ComfyNode):
     @classmethod
     def execute(cls, lora_name: str, strength: float = 1.0, face_model=None, speech_model=None) -> io.NodeOutput:
         with node_errors("TAVID LoRA Loader"):
-            if face_model is None and speech_model is None:
+            connected = [(model, field) for model, field in ((face_model, "face_model"),
+                                                             (speech_model, "speech_model")) if model is not None]
+            if not connected:
                 raise EngineUnavailableError("neither a face model nor a speech model is connected",
                                              where="inputs", fix="Connect the model the LoRA is for.")
-            if strength != 0:
-                for model, field in ((face_model, "face_model"), (speech_model, "speech_model")):
-                    if model is not None and model.family != "neural":
+            if strength != 0:  # at strength 0 the file is not needed, so it is neither looked up nor read
+                for model, field in connected:
+                    if model.family != "neural":
                         raise EngineUnavailableError(
                             f"the {model.name} engine has no network a LoRA could patch", where=field,
                             fix="Load neural engines with TAVID Checkpoint Loader, or set strength to 0.")
+                load_lora(model_path(LORA_FOLDER, lora_name, "lora_name"), [field for _, field in connected])
         return io.NodeOutput(face_model, speech_model)
 
 

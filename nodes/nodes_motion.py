@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..tavid_core.limits import SEED_RANGE
 from . import sockets
 from .errors import node_errors
 from .runtime import node_runtime
@@ -22,7 +23,7 @@ class MotionMapper(io.ComfyNode):
                 sockets.MotionMapper.Input("motion_mapper", tooltip="From a TAVID loader."),
                 sockets.Speech.Input("speech", tooltip="From TAVID Speech Generator."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=1.0, tooltip="Video frame rate."),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
+                io.Int.Input("seed", default=0, min=0, max=SEED_RANGE[1], control_after_generate=True,
                              tooltip="Fixes blinks, nods and head motion: the same seed gives the same motion."),
                 io.Float.Input("expressiveness", default=1.0, min=0.0, max=3.0, step=0.05,
                                tooltip="Scales head motion, nods, brows and smiles (lip sync is unaffected)."),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..tavid_core.engines.builtin import builtin_voice_names
-from ..tavid_core.limits import PITCH_SHIFT_RANGE, SPEED_RANGE
+from ..tavid_core.limits import PITCH_SHIFT_RANGE, SEED_RANGE, SPEED_RANGE
 from . import sockets
 from .convert import from_audio, reference_image, to_audio
 from .errors import node_errors
@@ -81,7 +81,7 @@ class SpeechGenerator(io.ComfyNode):
                 sockets.Text.Input("text", tooltip="From TAVID Text Encoder."),
                 sockets.Voice.Input("voice_a", tooltip="Voice of the first speaker."),
                 sockets.Voice.Input("voice_b", tooltip="Voice of the second speaker."),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
+                io.Int.Input("seed", default=0, min=0, max=SEED_RANGE[1], control_after_generate=True,
                              tooltip="Fixes turn gaps and voice noise: the same seed gives the same audio."),
                 io.Int.Input("steps", default=32, min=1, max=200,
                              tooltip="Sampling steps of neural speech models (the built-in voices ignore it)."),

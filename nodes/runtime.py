@@ -8,11 +8,13 @@ ComfyUI's progress bar and every step checks for the user's cancel. When ComfyUI
 from __future__ import annotations
 
 import os
+import re
 import weakref
 
 import torch
 
 from ..tavid_core.errors import TavidError
+from ..tavid_core.limits import MAX_NAME_BYTES
 from ..tavid_core.runtime import ManagedModule, Progress, Runtime, StandaloneRuntime
 
 MODEL_FOLDER = "tavid"         # models/tavid: TAVID checkpoints (.safetensors)
@@ -109,13 +111,88 @@ def model_files(key: str) -> list[str]:
     return sorted(names)
 
 
-def model_path(key: str, name: str, field: str) -> str:
-    """Full path of a listed model file. A name from a workflow never reaches outside the model folders."""
-    for folder in model_folders(key):
+def _name_parts(name: str, field: str, place: str) -> list[str]:
+    """The parts of a relative file name from a workflow ("sub/x", "sub\\x"). A name picked from a list or
+    typed as a prefix never needs an absolute path, '..' or an invisible character (a NUL, a right-to-left
+    override that disguises an extension), so those are refused before anything touches the disk."""
+    fix = f"Give a name inside {place} (subfolders with '/' are fine)."
+    if not isinstance(name, str) or not name.strip():
+        raise TavidError("no file name given", where=field, fix=fix)
+    if not name.isprintable():
+        raise TavidError(f"the name {ascii(name)} holds a control or invisible character", where=field, fix=fix)
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):  # also Windows' C:\ and \\server
+        raise TavidError(f"{name!r} is an absolute path; only files inside {place} can be used", where=field, fix=fix)
+    if ".." in parts:
+        raise TavidError(f"no file may leave {place}, and {name!r} leads out of it with '..'", where=field, fix=fix)
+    return [p for p in parts if p not in ("", ".")]
+
+
+def _inside(path: str, folders: list[str]) -> bool:
+    """Whether `path`, with every link followed, lies in one of `folders` (themselves possibly links)."""
+    real = os.path.realpath(path)
+    for folder in folders:
         base = os.path.realpath(folder)
-        candidate = os.path.realpath(os.path.join(base, name))
-        if os.path.commonpath([base, candidate]) == base and os.path.isfile(candidate):
-            return candidate
-    where = ", ".join(model_folders(key)) or f"models/{key}"
-    raise TavidError(f"no file {name!r} in {where}", where=field,
+        try:
+            if os.path.commonpath([base, real]) == base:
+                return True
+        except ValueError:  # another drive on Windows
+            pass
+    return False
+
+
+def _checked(folder: str, parts: list[str], folders: list[str], field: str, place: str) -> str:
+    """`parts` joined onto `folder`; refused when a link along the way leads out of `folders`."""
+    path = os.path.join(folder, *parts)
+    if not _inside(path, folders):
+        raise TavidError(f"{'/'.join(parts)!r} leads through a link to a place outside {place}", where=field,
+                         fix=f"Use a real file or folder inside {place}, not a link leading out of it.")
+    return path
+
+
+def model_path(key: str, name: str, field: str) -> str:
+    """Full path of a listed model file. A name from a workflow never reaches outside the model folders, and
+    a file is only stat-ed, never opened, before it is known to be inside them."""
+    folders = model_folders(key)
+    place = ", ".join(folders) or f"models/{key}"
+    parts = _name_parts(name, field, place)
+    for folder in folders:
+        if os.path.isfile(os.path.join(folder, *parts)):
+            return _checked(folder, parts, folders, field, place)
+    raise TavidError(f"no file {name!r} in {place}", where=field,
                      fix="Pick a file from the list, or put the .safetensors file into that folder and refresh.")
+
+
+def output_folder() -> str:
+    """ComfyUI's output folder; outside ComfyUI $TAVID_OUTPUT_DIR, else ./output."""
+    try:
+        import folder_paths
+        return folder_paths.get_output_directory()
+    except ImportError:
+        return os.environ.get("TAVID_OUTPUT_DIR") or os.path.abspath("output")
+
+
+# Names Windows keeps for devices, with any extension ("CON.mp4"); a workflow may be run there later.
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10))}
+
+
+def _safe_part(part: str, field: str) -> str:
+    part = re.sub(r'[<>:"|?*]', "_", part).rstrip(". ")  # not allowed, or dropped silently, on Windows
+    stem = part.split(".", 1)[0]
+    if stem.upper() in _RESERVED:
+        part = stem + "_" + part[len(stem):]
+    if not part:
+        raise TavidError("a part of the name is empty once dots and spaces are removed", where=field,
+                         fix="Use letters or digits in every part of the name.")
+    if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+        raise TavidError(f"a part of the name is longer than {MAX_NAME_BYTES} bytes", where=field,
+                         fix="Use a shorter name.")
+    return part
+
+
+def output_path(prefix: str, field: str = "filename_prefix") -> str:
+    """Where a saving node writes `prefix` (subfolders allowed, as in ComfyUI's own savers): a path inside the
+    output folder, each part safe on every OS; the caller adds a counter and the extension."""
+    folder = output_folder()
+    parts = [_safe_part(p, field) for p in _name_parts(prefix, field, "the output folder")]
+    return _checked(folder, parts, [folder], field, "the output folder")

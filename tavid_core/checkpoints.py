@@ -2,7 +2,12 @@
 
 A checkpoint holds one block or a bundle; tensor names start with the block they belong to
 (`text_encoder.`, `speech_model.`, `vocoder.`, `speaker_mapper.`, `motion_mapper.`, `face_model.`) and
-the metadata key `tavid_config` holds a JSON object of per-block configurations.
+the metadata key `tavid_config` holds a JSON object of per-block configurations. A block's configuration
+may list the shapes of its tensors (`"shapes": {"speech_model.proj.weight": [512, 256]}`); they are checked
+against the file, so weights of another model size fail here instead of deep inside torch.
+
+Nothing here unpickles: the header is read with a size limit before safetensors opens the file, and a
+pickle renamed to .safetensors is recognised and refused, never loaded.
 
 The neural engines that read these files are not part of this version; `load_engines` reads and checks
 the file, then says so plainly instead of failing somewhere obscure.
@@ -11,12 +16,21 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 from .errors import EngineUnavailableError, TavidError
+from .limits import MAX_HEADER_BYTES
 
 BLOCKS = ("text_encoder", "speech_model", "vocoder", "speaker_mapper", "motion_mapper", "face_model")
 CONFIG_KEY = "tavid_config"
+# What each block is, in the words of the README, for messages about a file of the wrong kind.
+BLOCK_NAMES = {"text_encoder": "text encoder", "speech_model": "speech model",
+               "vocoder": "vocoder (the part of speech generation that makes the sound)",
+               "speaker_mapper": "speaker mapper", "motion_mapper": "motion mapper", "face_model": "face model"}
+DAMAGED_FIX = "Check that the download finished and the file is a .safetensors checkpoint."
+METADATA_FIX = "Fix the file's metadata, or download the file again."
+PICKLE_SIGNATURES = (b"PK\x03\x04",) + tuple(b"\x80" + bytes([p]) for p in range(2, 6))  # torch.save zip, pickle 2-5
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,51 @@ class CheckpointInfo:
     other: int               # tensors that belong to no known block
     config: dict
     metadata: dict
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # tensor -> shape, from the header
+
+
+def _unreadable(reason: str, name: str) -> TavidError:
+    return TavidError(f"not a readable safetensors file: {reason}", where=name, fix=DAMAGED_FIX)
+
+
+def read_header(path: str) -> dict:
+    """The JSON header of a safetensors file, checked before safetensors opens it: a damaged or hostile file
+    can claim a header of any size, and a cut-off download must say so instead of failing in Rust."""
+    name = os.path.basename(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            start = f.read(9)  # the header's length, then the first byte of its JSON
+            if len(start) < 9:
+                raise _unreadable(f"it is only {size} bytes long", name)
+            if start[8:9] != b"{":
+                if start.startswith(PICKLE_SIGNATURES):
+                    raise TavidError("it is a pickle (a PyTorch .pt/.ckpt/.bin file) renamed to .safetensors; "
+                                     "pickles can run code when loaded, so TAVID never opens them", where=name,
+                                     fix="Download the .safetensors version of the model instead.")
+                raise _unreadable("it does not start with a safetensors header", name)
+            length = int.from_bytes(start[:8], "little")
+            if length > MAX_HEADER_BYTES:
+                raise _unreadable(f"its header claims {length:,} bytes, over the {MAX_HEADER_BYTES // 2**20} MiB "
+                                  "a checkpoint's header may have", name)
+            if 8 + length > size:
+                raise _unreadable(f"it is cut off inside its header ({size:,} of at least {8 + length:,} bytes)", name)
+            f.seek(8)
+            text = f.read(length)
+    except FileNotFoundError:
+        raise TavidError("no such checkpoint file", where=name, fix="Check the file's name and folder.") from None
+    except OSError as e:  # a folder, a file without read permission
+        raise TavidError(f"cannot read the file ({e.strerror or e})", where=name, fix=DAMAGED_FIX) from None
+    try:
+        header = json.loads(text)
+        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+        raise _unreadable("its header is damaged", name) from None
+    if 8 + length + end < size:  # safetensors would call this "metadata incomplete"
+        raise _unreadable(f"it has {size - 8 - length - end:,} stray bytes after its last tensor", name)
+    if 8 + length + end > size:
+        raise _unreadable(f"it is cut off inside its tensors ({size:,} of {8 + length + end:,} bytes)", name)
+    return header
 
 
 def inspect_checkpoint(path: str) -> CheckpointInfo:
@@ -35,15 +94,13 @@ def inspect_checkpoint(path: str) -> CheckpointInfo:
     if not path.lower().endswith(".safetensors"):
         raise TavidError("only .safetensors checkpoints are read (pickled .ckpt/.pt/.bin files can run code)",
                          where=name, fix="Convert the file to safetensors.")
-    try:
+    header = read_header(path)
+    try:  # safetensors still checks what the header check does not: dtypes, sizes, overlapping offsets
         with safe_open(path, framework="pt") as f:
             keys = list(f.keys())
             metadata = dict(f.metadata() or {})
-    except FileNotFoundError:
-        raise TavidError("no such checkpoint file", where=name) from None
     except Exception as e:  # safetensors raises its own error types for damaged headers
-        raise TavidError(f"not a readable safetensors file ({e})", where=name,
-                         fix="Check that the download finished and the file is a .safetensors checkpoint.") from None
+        raise _unreadable(str(e), name) from None
     blocks: dict[str, int] = {}
     other = 0
     for key in keys:
@@ -57,15 +114,78 @@ def inspect_checkpoint(path: str) -> CheckpointInfo:
         try:
             config = json.loads(metadata[CONFIG_KEY])
         except json.JSONDecodeError:
-            raise TavidError(f"its {CONFIG_KEY} metadata is not valid JSON", where=name) from None
-    return CheckpointInfo(path=path, blocks=blocks, other=other, config=config, metadata=metadata)
+            raise TavidError(f"its {CONFIG_KEY} metadata is not valid JSON", where=name, fix=METADATA_FIX) from None
+        if not isinstance(config, dict):
+            raise TavidError(f"its {CONFIG_KEY} metadata is not a JSON object of block settings", where=name,
+                             fix=METADATA_FIX)
+    shapes = {key: tuple(header[key]["shape"]) for key in keys}
+    info = CheckpointInfo(path=path, blocks=blocks, other=other, config=config, metadata=metadata, shapes=shapes)
+    check_shapes(_declared_shapes(config, name), info, by=f"its {CONFIG_KEY}")
+    return info
+
+
+def _declared_shapes(config: dict, name: str) -> dict[str, tuple[int, ...]]:
+    declared = {}
+    for block, settings in config.items():
+        if not isinstance(settings, dict) or "shapes" not in settings:
+            continue
+        try:
+            declared.update({key: tuple(int(d) for d in shape) for key, shape in settings["shapes"].items()})
+        except (TypeError, ValueError, AttributeError):
+            raise TavidError(f"the shapes its {CONFIG_KEY} gives for {block} are not lists of whole numbers",
+                             where=name, fix=METADATA_FIX) from None
+    return declared
+
+
+def check_shapes(expected: Mapping[str, Sequence[int]], checkpoint: "str | CheckpointInfo", *,
+                 by: str = "the network") -> None:
+    """Refuse a checkpoint whose tensors lack a name or a shape `by` expects, before any weight is read.
+    Neural loaders call it with their networks' shapes; inspect_checkpoint with the shapes the file declares."""
+    info = checkpoint if isinstance(checkpoint, CheckpointInfo) else inspect_checkpoint(checkpoint)
+    wrong = []
+    for key, shape in expected.items():
+        found = info.shapes.get(key)
+        if found is None:
+            wrong.append(f"{key} is missing")
+        elif tuple(found) != tuple(shape):
+            wrong.append(f"{key} is {list(found)}, {by} expects {list(shape)}")
+    if wrong:
+        more = f" and {len(wrong) - 3} more" if len(wrong) > 3 else ""
+        raise TavidError("tensors are missing or have the wrong shape: " + "; ".join(wrong[:3]) + more,
+                         where=os.path.basename(info.path),
+                         fix="The file is for another model size or version: use the checkpoint made for this one.")
+
+
+def _held(info: CheckpointInfo) -> str:
+    """What a checkpoint holds, in the README's words."""
+    names = [BLOCK_NAMES[b] for b in BLOCKS if b in info.blocks]
+    return "weights of the " + " and the ".join(names) if names else "no TAVID weights"
 
 
 def load_engines(path: str, dtype: str = "auto", device: str = "auto"):
     """The engines stored in a checkpoint. This version has no neural engines, so after checking the file
     it raises an error that says what the file holds and what to use instead."""
     info = inspect_checkpoint(path)
-    held = ", ".join(f"{b} ({n} tensors)" for b, n in info.blocks.items()) or "no TAVID blocks"
+    name = os.path.basename(path)
+    if not info.blocks:  # e.g. a Stable Diffusion checkpoint put into models/tavid
+        raise TavidError(f"the file holds no TAVID networks: none of its {info.other} tensors belongs to a TAVID "
+                         "block, so it is a checkpoint of another kind of model", where=name,
+                         fix="Move it to the folder of the model it is for, and pick a TAVID checkpoint here.")
+    blocks = ", ".join(f"{b} ({n} tensors)" for b, n in info.blocks.items())
     raise EngineUnavailableError(
-        f"the checkpoint holds {held}, but this version of ComfyUI-TAVID has no neural engines to run it yet",
-        where=os.path.basename(path), fix="Use the TAVID Built-in Engines loader (tavid generate uses it by default).")
+        f"the checkpoint holds {blocks}, but this version of ComfyUI-TAVID has no neural engines to run it yet",
+        where=name, fix="Use the TAVID Built-in Engines loader (tavid generate uses it by default).")
+
+
+def load_lora(path: str, targets: Sequence[str]):
+    """A LoRA for the connected models (`targets`: block names such as "face_model"). It must hold weights
+    for one of them; this version has no neural engines, so a fitting LoRA then ends in a plain error."""
+    info = inspect_checkpoint(path)
+    name = os.path.basename(path)
+    if not any(block in info.blocks for block in targets):
+        wanted = " or the ".join(BLOCK_NAMES[b] for b in targets)
+        raise TavidError(f"this LoRA holds {_held(info)}, nothing for the {wanted} connected to the loader",
+                         where=name, fix="Pick a LoRA made for the connected model, or connect the model it was made for.")
+    raise EngineUnavailableError(f"the LoRA holds {_held(info)}, but this version of ComfyUI-TAVID has no neural "
+                                 "engines to apply it to", where=name,
+                                 fix="Set strength to 0, or remove the LoRA Loader.")

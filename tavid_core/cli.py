@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .compose import LAYOUTS
 from .errors import TavidError
-from .limits import MIRROR_MODES, PITCH_SHIFT_RANGE, SPEAKERS, SPEED_RANGE
+from .limits import MAX_MINUTES, MIRROR_MODES, PITCH_SHIFT_RANGE, SPEAKERS, SPEED_RANGE
 
 EXAMPLE_SCRIPT = Path(__file__).resolve().parent.parent / "workflows" / "example_dialogue.txt"
 
@@ -67,7 +67,8 @@ def cmd_generate(args) -> int:
     settings = checked_settings(GenerateSettings(
         fps=args.fps, size=args.size, seed=args.seed, layout=args.layout, voice_a=args.voice_a, voice_b=args.voice_b,
         pitch_a=args.pitch_a, pitch_b=args.pitch_b, speed_a=args.speed_a, speed_b=args.speed_b,
-        expressiveness=args.expressiveness, sampler=SamplerSettings(seed=args.seed), mirror=args.mirror))
+        expressiveness=args.expressiveness, sampler=SamplerSettings(seed=args.seed), mirror=args.mirror,
+        max_minutes=args.max_minutes))
     script = args.script or example_script_path()
     dialogue = read_script(script)
     face_a, source_a = _face(args.face_a, "grace_hopper", "a")
@@ -187,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--mirror", default="auto", choices=MIRROR_MODES,
                      help="auto: mirror a photo whose face is turned away from the partner (A sits left, B right); "
                           "never: use the photos as they are (default: %(default)s)")
+    gen.add_argument("--max-minutes", type=float, default=MAX_MINUTES, metavar="MINUTES",
+                     help="refuse a dialogue whose speech lasts longer (default: %(default)s)")
     gen.add_argument("--expressiveness", type=float, default=1.0, help="motion strength, 0-3 (default: %(default)s)")
     gen.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: %(default)s)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")

@@ -6,6 +6,8 @@ package needs `pkg_resources`, which new setuptools no longer has.
 from __future__ import annotations
 
 import importlib.util
+import logging
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -17,7 +19,17 @@ from .errors import EngineUnavailableError, FaceNotFoundError, TavidError
 from .media import as_uint8_rgb, resize
 
 _DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; landmarks use full resolution
-_MIN_FACE_PX = 40
+_MIN_FACE_PX = 40        # also the narrowest face dlib finds in the detection copy (80 px window, one doubling)
+_CLEAR_SCORE = 0.5       # a second face this clear is worth a warning; weaker ones are mostly patterns
+                         # (the mission patch on the astronaut sample's suit scores 0.12)
+
+log = logging.getLogger("tavid")
+
+
+def smallest_face(shape: tuple[int, ...], max_side: int = _DETECT_MAX_SIDE) -> int:
+    """The narrowest face (pixels) that `analyze` finds in a picture of this shape: big pictures are
+    searched at a reduced size, which raises the limit."""
+    return math.ceil(_MIN_FACE_PX * max(1.0, max(shape[:2]) / max_side))
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +80,7 @@ class FaceAnalyzer:
         self._predictor = dlib.shape_predictor(os.path.join(root, "shape_predictor_68_face_landmarks.dat"))
         self._encoder = dlib.face_recognition_model_v1(os.path.join(root, "dlib_face_recognition_resnet_model_v1.dat"))
         self._lock = threading.Lock()
+        self._warned: set = set()  # one warning per photo, though mapper, renderer and mirroring all analyse it
 
     def detect(self, image: np.ndarray, *, max_side: int = _DETECT_MAX_SIDE,
                upsample: int = 1) -> list[tuple[tuple[float, float, float, float], float]]:
@@ -100,21 +113,36 @@ class FaceAnalyzer:
 
     def analyze(self, image: np.ndarray, *, embedding: bool = False, where: str = "image") -> FaceAnalysis:
         """The main face of a portrait, or a FaceNotFoundError that says how to fix the photo."""
-        image = as_uint8_rgb(image)
+        image = as_uint8_rgb(image, where)
+        (h, w), need = image.shape[:2], smallest_face(image.shape)
+        if min(h, w) < need:
+            raise FaceNotFoundError(f"the {w}x{h} image is too small to hold a face", where=where,
+                                    fix=f"Use a larger photo, the face at least {need} pixels wide.")
         faces = self.detect(image)
         if not faces:
             raise FaceNotFoundError(
-                f"no face found in the {image.shape[1]}x{image.shape[0]} image", where=where,
-                fix="Use a photo with one person looking roughly at the camera, the face at least "
-                    f"{_MIN_FACE_PX} pixels wide and not covered.")
+                f"no face found in the {w}x{h} image", where=where,
+                fix="Use a photo with one person facing the camera (a front view, not a profile), the whole "
+                    f"face inside the picture, uncovered and at least {need} pixels wide.")
         box, score = faces[0]
         if box[2] - box[0] < _MIN_FACE_PX:
             raise FaceNotFoundError(
                 f"the face is only {box[2] - box[0]:.0f} pixels wide", where=where,
                 fix=f"Use a photo where the face is at least {_MIN_FACE_PX} pixels wide.")
+        others = sum(s >= _CLEAR_SCORE for _, s in faces[1:])
+        if others:
+            self._warn_once((where, image.shape, box),
+                            f"{where}: {1 + others} faces found; using the largest, {box[2] - box[0]:.0f} pixels "
+                            f"wide around x={(box[0] + box[2]) / 2:.0f}, y={(box[1] + box[3]) / 2:.0f}. Crop the "
+                            "photo to one person to choose another.")
         points = self.landmarks(image, box)
         emb = self.embedding(image, box) if embedding else None
         return FaceAnalysis(box=box, score=score, landmarks=points, embedding=emb)
+
+    def _warn_once(self, key, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message)
 
 
 @lru_cache(maxsize=1)

@@ -7,41 +7,91 @@ from __future__ import annotations
 import os
 import queue as queue_module
 import threading
+import warnings
 from fractions import Fraction
 import numpy as np
 
 from .errors import TavidError
+from .output_files import check_output_path, disk_error, partial_path, remove_quietly
 
 SAMPLE_PORTRAITS = ("grace_hopper", "astronaut")
+NEUTRAL_GREY = 128  # what transparent parts of a picture become: neither black nor white
 
 
 # ------------------------------------------------------------------------------------------ images
 def as_uint8_rgb(image, where: str = "image") -> np.ndarray:
-    """uint8 RGB [H, W, 3] from uint8 or float (0..1) arrays that are gray, RGB or RGBA."""
+    """uint8 RGB [H, W, 3] from gray, RGB or RGBA arrays of uint8 levels, uint16 levels (16-bit photos),
+    other integers (taken as 8-bit levels) or floats in 0..1. Transparent parts are laid on a neutral grey."""
     arr = np.asarray(image)
     if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
+        arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or min(arr.shape[:2]) < 1:
         raise TavidError(f"expected an image [H, W, 3], got shape {tuple(arr.shape)}", where=where)
+    arr = _uint8_levels(arr)
+    if arr.shape[2] == 4:
+        arr = _on_grey(arr)
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    arr = arr[..., :3]
-    if arr.dtype != np.uint8:
-        arr = (np.clip(np.nan_to_num(arr.astype(np.float32)), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     return np.ascontiguousarray(arr)
 
 
+def _uint8_levels(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 2:  # 16-bit: scale down, never clip to white
+        return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if arr.dtype.kind in "iu":
+        return np.clip(arr, 0, 255).astype(np.uint8)
+    return (np.clip(np.nan_to_num(arr.astype(np.float32)), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _on_grey(rgba: np.ndarray) -> np.ndarray:
+    """RGBA laid on NEUTRAL_GREY: what lies under transparent pixels is often black or random."""
+    rgb, alpha = rgba[..., :3], rgba[..., 3:]
+    if alpha.min() == 255:
+        return rgb
+    alpha = alpha.astype(np.uint16)  # 255 * 255 + 127 still fits
+    return ((rgb * alpha + NEUTRAL_GREY * (255 - alpha) + 127) // 255).astype(np.uint8)
+
+
 def load_image(path: str) -> np.ndarray:
-    """Read a photo as uint8 RGB, honouring its EXIF orientation."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Read a photo as uint8 RGB, honouring its EXIF orientation. Every way a file can fail to be a
+    usable picture ends in a TavidError naming the file."""
+    from PIL import Image, UnidentifiedImageError
+    bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning)
     try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse it, rather than print it
+            im = Image.open(path)
+        with im:
+            return as_uint8_rgb(_pixels(im), where=path)
     except FileNotFoundError:
-        raise TavidError("no such image file", where=path) from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise TavidError(f"cannot read the image ({e})", where=path,
+        raise TavidError("no such image file", where=path, fix="Check the path.") from None
+    except UnidentifiedImageError:
+        raise TavidError("cannot read the image: the file is not a picture", where=path,
                          fix="Use a JPEG, PNG or WebP photo.") from None
+    except bomb:
+        raise TavidError(f"cannot read the image: it has more than {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, "
+                         "too many to open safely", where=path,
+                         fix="Scale it down; about 2000 pixels a side is plenty for a portrait.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:  # what PIL's decoders raise for broken data
+        if isinstance(e, OSError) and e.errno is not None:  # the file system's complaint, not the picture's
+            raise TavidError(f"cannot read the image ({e.strerror})", where=path,
+                             fix="Give the path of a picture file you may read.") from None
+        raise TavidError(f"cannot read the image: its data is damaged or cut short ({e})", where=path,
+                         fix="Export or download the file again, or use another photo.") from None
+
+
+def _pixels(im) -> np.ndarray:
+    """A PIL picture, upright, as an array for as_uint8_rgb: 16-bit greys keep their depth (PIL's own
+    conversion to RGB clips them to white) and transparency stays as an alpha channel."""
+    from PIL import ImageOps
+    if im.getexif().get(0x0112, 1) != 1:  # EXIF orientation; exif_transpose copies even upright pictures
+        im = ImageOps.exif_transpose(im)
+    if im.mode.startswith("I"):  # I;16 (16-bit PNG) and I (its name in older PIL)
+        return np.asarray(im).clip(0, 65535).astype(np.uint16)
+    mode = "RGBA" if im.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in im.info else "RGB"
+    return np.asarray(im if im.mode == mode else im.convert(mode))  # each copy of a big photo is 100s of MB
 
 
 def save_image(image: np.ndarray, path: str) -> None:
@@ -108,7 +158,7 @@ class VideoWriter:
     """Streams frames into an MP4 (H.264, yuv420p) with an AAC soundtrack, interleaving audio as video
     advances, so memory stays flat however long the clip is. Encoding runs on a background thread (PyAV
     releases the GIL while x264 works) so the next frames render meanwhile; at most `queue` batches wait.
-    Use as a context manager."""
+    Use as a context manager: the file appears at `path` only when the block completes (see output_files)."""
 
     def __init__(self, path: str, fps: float, width: int, height: int, audio: np.ndarray, sample_rate: int,
                  crf: int = 18, preset: str = "superfast", queue: int = 2):
@@ -116,9 +166,9 @@ class VideoWriter:
         if width % 2 or height % 2:
             raise TavidError(f"H.264 needs even frame sizes, got {width}x{height}", where="video")
         audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.path, self.fps, self.width, self.height = path, float(fps), width, height
-        self._container = av.open(path, mode="w")
+        self.path, self.fps, self.width, self.height = check_output_path(path, "video"), float(fps), width, height
+        self._partial = partial_path(self.path)
+        self._container = av.open(self._partial, mode="w")
         self._video = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
         # one x264 thread: it runs beside the renderer, which keeps the cores busy, and x264's own
@@ -126,7 +176,7 @@ class VideoWriter:
         self._video.options = {"crf": str(crf), "preset": preset, "threads": "1"}
         self._audio = self._container.add_stream("aac", rate=sample_rate)
         self._audio.layout = "stereo" if audio.shape[0] == 2 else "mono"
-        self._samples = np.clip(audio, -1.0, 1.0)
+        self._samples = audio  # clipped chunk by chunk: a copy of a long soundtrack would cost as much again
         self._rate = sample_rate
         self._audio_written = 0
         self.frames_written = 0
@@ -173,7 +223,7 @@ class VideoWriter:
         until = min(until, self._samples.shape[1])
         step = 4096
         for start in range(self._audio_written, until, step):
-            chunk = np.ascontiguousarray(self._samples[:, start:min(start + step, until)])
+            chunk = np.clip(self._samples[:, start:min(start + step, until)], -1.0, 1.0)
             frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=self._audio.layout.name)
             frame.sample_rate, frame.pts, frame.time_base = self._rate, start, Fraction(1, self._rate)
             for packet in self._audio.encode(frame):
@@ -181,6 +231,7 @@ class VideoWriter:
         self._audio_written = max(self._audio_written, until)
 
     def close(self) -> None:
+        """Finish the file and move it into place; on any failure remove it and raise."""
         if self._container is None:
             return
         self._pending.put(None)
@@ -191,15 +242,36 @@ class VideoWriter:
             for stream in (self._video, self._audio):
                 for packet in stream.encode(None):
                     self._container.mux(packet)
-        finally:
             self._container.close()
+            os.replace(self._partial, self.path)
+        except OSError as e:  # a full disk surfaces here as often as in the encoder
+            raise disk_error(e, self.path) from None
+        finally:
             self._container = None
+            remove_quietly(self._partial if os.path.exists(self._partial) else None)
+
+    def abort(self) -> None:
+        """Stop without a file: after an error or an interrupt nothing half-written stays behind."""
+        if self._container is None:
+            return
+        self._failure = self._failure or RuntimeError("aborted")
+        self._pending.put(None)
+        self._worker.join()
+        try:
+            self._container.close()
+        except Exception:  # noqa: BLE001  the file is discarded anyway
+            pass
+        self._container = None
+        remove_quietly(self._partial)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, kind, error, trace):
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def read_video(path: str) -> tuple[np.ndarray, float, np.ndarray, int]:

@@ -20,8 +20,11 @@ from .compose import canvas_size, check_layout, compose, floor_holder
 from .engines.protocols import EngineSet, SamplerSettings
 from .errors import TavidError
 from .faces import turn_toward
-from .limits import MAX_SIZE, MIN_SIZE, MIRROR_MODES, PITCH_SHIFT_RANGE, SPEAKERS, SPEED_RANGE
+from .length_limit import check_length, shortest_speech_s
+from .limits import (MAX_MINUTES, MAX_MINUTES_RANGE, MAX_SIZE, MIN_SIZE, MIRROR_MODES, PITCH_SHIFT_RANGE, SEED_RANGE,
+                     SPEAKERS, SPEED_RANGE, STEPS_RANGE)
 from .media import VideoWriter, as_uint8_rgb
+from .output_files import remove_quietly, write_text_whole
 from .runtime import Runtime, StandaloneRuntime
 from .stage_clock import StageClock
 from .threads import one_core_left
@@ -51,6 +54,7 @@ class GenerateSettings:
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     window: int = 25              # frames rendered and encoded at a time
     mirror: str = "auto"          # "auto": mirror a photo whose face is turned away from the partner; "never"
+    max_minutes: float = MAX_MINUTES  # longest speech accepted (see length_limit)
 
     def check(self) -> None:
         if not (1.0 <= self.fps <= 120.0):
@@ -67,6 +71,12 @@ class GenerateSettings:
                           "Use 0 for the voice's own pitch.")
             check_between(speed, SPEED_RANGE, "speed", f"speed_{who}", "Use 1 for the voice's own speaking rate.")
         check_layout(self.layout)
+        if not (SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]):
+            raise TavidError(f"seed must be a whole number from 0 to {SEED_RANGE[1]}, got {self.seed}", where="seed",
+                             fix="Any seed in that range works; the same seed gives the same video.")
+        check_between(self.sampler.steps, STEPS_RANGE, "steps", "steps", "20-30 steps suit most samplers.")
+        check_between(self.max_minutes, MAX_MINUTES_RANGE, "the longest dialogue in minutes", "max_minutes",
+                      f"The default is {MAX_MINUTES:g}.")
         if self.mirror not in MIRROR_MODES:
             raise TavidError(f"unknown mirror mode {self.mirror!r}", where="mirror",
                              fix=f"Use one of {', '.join(MIRROR_MODES)}.")
@@ -120,9 +130,13 @@ class TavidPipeline:
         return mapped.adjusted(pitch_shift, speed)
 
     def speech(self, dialogue: Dialogue, voices: tuple[Voice, Voice], settings: GenerateSettings) -> Speech:
+        fastest = max(speed for _, _, speed in map(settings.voice_options, SPEAKERS))
+        check_length(shortest_speech_s(dialogue, fastest), settings.max_minutes, "script", at_least=True)
         text = self.engines.text_encoder.encode(dialogue, runtime=self.runtime)
-        return self.engines.speech_model.generate(text, voices, runtime=self.runtime, seed=settings.seed,
-                                                  steps=settings.sampler.steps, cfg=settings.sampler.cfg)
+        speech = self.engines.speech_model.generate(text, voices, runtime=self.runtime, seed=settings.seed,
+                                                    steps=settings.sampler.steps, cfg=settings.sampler.cfg)
+        check_length(speech.duration_s, settings.max_minutes, "script")
+        return speech
 
     def motion(self, speech: Speech, settings: GenerateSettings) -> tuple[Motion, Motion]:
         return self.engines.motion_mapper.map(speech, runtime=self.runtime, fps=settings.fps, seed=settings.seed,
@@ -176,7 +190,10 @@ class TavidPipeline:
             "engines": self.engines.describe(),
             "seconds": clock.seconds,
         }
-        with open(timeline_path, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
+        try:
+            write_text_whole(timeline_path, json.dumps(report, indent=2))
+        except TavidError:
+            remove_quietly(output)  # a video without its timeline would be a half result
+            raise
         return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech,
                               voices, clock.seconds)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import TavidError
+from .limits import MAX_PAUSE_S
 
 NUM_SPEAKERS = 2
 POSE_CHANNELS = ("yaw", "pitch", "roll", "tx", "ty", "scale")
@@ -92,8 +93,8 @@ class Turn:
             raise TavidError(f"speaker index must be 0 or 1, got {self.speaker!r}", where=where)
         if not self.text.strip():
             raise TavidError("turn has no text", where=where)
-        if self.pause_before_s is not None and not (0.0 <= self.pause_before_s <= 60.0):
-            raise TavidError(f"pause must be between 0 and 60 s, got {self.pause_before_s}", where=where)
+        if self.pause_before_s is not None and not (0.0 <= self.pause_before_s <= MAX_PAUSE_S):
+            raise TavidError(f"pause must be between 0 and {MAX_PAUSE_S:g} s, got {self.pause_before_s}", where=where)
         object.__setattr__(self, "backchannels", tuple(self.backchannels))
         _check_backchannels(self.backchannels, self.text, where)
 
@@ -271,7 +272,8 @@ class Speech:
     @property
     def mix(self) -> np.ndarray:
         """Mono mix `[N]`, clipped to -1..1."""
-        return np.clip(self.tracks.sum(axis=0), -1.0, 1.0)
+        mix = self.tracks.sum(axis=0)
+        return np.clip(mix, -1.0, 1.0, out=mix)  # in place: a long soundtrack is tens of MB
 
     def num_frames(self, fps: float) -> int:
         return num_frames(self.duration_s, fps)

@@ -106,6 +106,8 @@ def test_pitch_and_speed_per_speaker(generated):
     (["--voice-a", "nobody"], "unknown voice 'nobody'"),
     (["--pitch-b", "7"], "--pitch-b: pitch shift in semitones must be between -6 and 6, got 7. Use 0"),
     (["--speed-a", "0.25"], "--speed-a: speed must be between 0.5 and 2, got 0.25. Use 1"),
+    (["--seed", "-1"], "--seed: seed must be a whole number from 0 to 18446744073709551615, got -1"),
+    (["--max-minutes", "0"], "--max-minutes: the longest dialogue in minutes must be between 0.1 and 240"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, cat_image, args, message):
     (tmp_path / "bad.txt").write_text("A: one\nB: two\nC: three\n")

@@ -44,7 +44,7 @@ class PiperBackend:
             scales = np.array([cfg.noise_scale, cfg.length_scale * pitch / rate, cfg.noise_w_scale], np.float32)
             audio, id_frames = self._voice.session.run(None, {
                 "input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)], np.int64),
-                "scales": scales, SEED_INPUT: np.array([seed * 1009 + n], np.int64)})
+                "scales": scales, SEED_INPUT: np.array([(seed * 1009 + n) % 2**63], np.int64)})  # seeds run to 2**64
             audio = audio.reshape(-1)
             counts = id_frames.reshape(-1) * cfg.hop_length
             # each phoneme owns its ids plus the padding id after it, as piper lays them out
