@@ -42,3 +42,13 @@ def test_requirement_files_match_pyproject():
 
     assert listed("requirements.txt") == {d for d in project["dependencies"] if not d.startswith("torch")}
     assert listed("requirements-eval.txt") == set(project["optional-dependencies"]["eval"])
+
+
+def test_the_readme_script_example_parses():
+    from tavid_core.dialogue import parse_script
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Dialogue scripts", 1)[1]
+    block = section.split("```text\n", 1)[1].split("```", 1)[0]
+    script = "\n".join(line.split("  #")[0] for line in block.splitlines())  # the comments beside each line
+    dialogue = parse_script(script)
+    assert dialogue.speakers == ("Ada", "Sam") and len(dialogue.turns) == 5
