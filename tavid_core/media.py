@@ -209,8 +209,7 @@ class VideoWriter:
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
-            raise TavidError(f"writing the video failed ({self._failure})", where=self.path,
-                             fix="Check that the folder is writable and the disk has room.") from self._failure
+            raise disk_error(self._failure, self.path) from self._failure
 
     def _encode(self, frames: np.ndarray) -> None:
         import av
@@ -234,8 +233,7 @@ class VideoWriter:
         """Finish the file and move it into place; on any failure remove it and raise."""
         if self._container is None:
             return
-        self._pending.put(None)
-        self._worker.join()
+        self._stop_worker()
         try:
             self._raise_failure()
             self._write_audio(self._samples.shape[1])
@@ -243,25 +241,34 @@ class VideoWriter:
                 for packet in stream.encode(None):
                     self._container.mux(packet)
             self._container.close()
+            self._container = None
             os.replace(self._partial, self.path)
         except OSError as e:  # a full disk surfaces here as often as in the encoder
+            self._discard()
             raise disk_error(e, self.path) from None
-        finally:
-            self._container = None
-            remove_quietly(self._partial if os.path.exists(self._partial) else None)
+        except BaseException:
+            self._discard()
+            raise
 
     def abort(self) -> None:
         """Stop without a file: after an error or an interrupt nothing half-written stays behind."""
         if self._container is None:
             return
-        self._failure = self._failure or RuntimeError("aborted")
+        self._failure = self._failure or RuntimeError("aborted")  # the worker skips what is still queued
+        self._stop_worker()
+        self._discard()
+
+    def _stop_worker(self) -> None:
         self._pending.put(None)
         self._worker.join()
-        try:
-            self._container.close()
-        except Exception:  # noqa: BLE001  the file is discarded anyway
-            pass
-        self._container = None
+
+    def _discard(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.close()
+            except Exception:  # noqa: BLE001  the file is removed anyway
+                pass
+            self._container = None
         remove_quietly(self._partial)
 
     def __enter__(self):

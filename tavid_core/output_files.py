@@ -44,8 +44,10 @@ def remove_quietly(path: str | None) -> None:
             pass
 
 
-def disk_error(error: OSError, path: str) -> TavidError:
-    return TavidError(f"writing {os.path.basename(path)} failed ({error.strerror or error})", where=path,
+def disk_error(error: BaseException, path: str) -> TavidError:
+    """The one message for a file that could not be written, whatever library raised the error."""
+    reason = getattr(error, "strerror", None) or error
+    return TavidError(f"writing {os.path.basename(path)} failed ({reason})", where=path,
                       fix="Check that the folder is writable and the disk has room; nothing was left behind.")
 
 
