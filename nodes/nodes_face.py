@@ -61,7 +61,8 @@ class FaceSampler(io.ComfyNode):
             windows = range(0, motion.num_frames, WINDOW)
             for start in runtime.steps(windows, len(windows), "face"):
                 chunk = motion.window(start, min(start + WINDOW, motion.num_frames))
-                put_frames(frames, start, face_model.render(face, chunk, runtime=runtime, settings=settings))
+                put_frames(frames, start, face_model.render_fitting(face, chunk, runtime=runtime,
+                                                                     settings=settings))
         return io.NodeOutput(frames)
 
 

@@ -5,7 +5,7 @@ faster than any voice's, and on the speech itself."""
 from __future__ import annotations
 
 from .errors import TavidError
-from .types import Dialogue
+from .types import Dialogue, Voice
 
 FASTEST_CHARS_PER_S = 30.0  # about twice a brisk speaker: no voice at speed 1 gets through text faster
 
@@ -21,5 +21,12 @@ def check_length(seconds: float, max_minutes: float, where: str, at_least: bool 
     if seconds > max_minutes * 60.0:
         amount = f"at least {seconds / 60:.1f}" if at_least else f"{seconds / 60:.1f}"
         raise TavidError(f"the dialogue's speech lasts {amount} minutes, over the limit of {max_minutes:g}",
-                         where=where, fix="Split the script into parts, or raise the limit (tavid generate "
-                                          "--max-minutes, GenerateSettings.max_minutes).")
+                         where=where, fix="Split the script into parts, or raise the limit (max_minutes of the "
+                                          "Speech Generator node; tavid generate --max-minutes).")
+
+
+def check_script_length(dialogue: Dialogue, voices: tuple[Voice, Voice], max_minutes: float,
+                        where: str = "script") -> None:
+    """Refuse, before any speech is made, a dialogue that is too long even at the faster voice's rate."""
+    fastest = max(voice.rate for voice in voices)
+    check_length(shortest_speech_s(dialogue, fastest), max_minutes, where, at_least=True)

@@ -20,7 +20,7 @@ from .compose import canvas_size, check_layout, compose, floor_holder
 from .engines.protocols import EngineSet, SamplerSettings
 from .errors import TavidError
 from .faces import turn_toward
-from .length_limit import check_length, shortest_speech_s
+from .length_limit import check_length, check_script_length
 from .limits import (MAX_MINUTES, MAX_MINUTES_RANGE, MAX_SIZE, MIN_SIZE, MIRROR_MODES, PITCH_SHIFT_RANGE, SEED_RANGE,
                      SPEAKERS, SPEED_RANGE, STEPS_RANGE)
 from .media import VideoWriter, as_uint8_rgb
@@ -130,8 +130,7 @@ class TavidPipeline:
         return mapped.adjusted(pitch_shift, speed)
 
     def speech(self, dialogue: Dialogue, voices: tuple[Voice, Voice], settings: GenerateSettings) -> Speech:
-        fastest = max(speed for _, _, speed in map(settings.voice_options, SPEAKERS))
-        check_length(shortest_speech_s(dialogue, fastest), settings.max_minutes, "script", at_least=True)
+        check_script_length(dialogue, voices, settings.max_minutes)
         text = self.engines.text_encoder.encode(dialogue, runtime=self.runtime)
         speech = self.engines.speech_model.generate(text, voices, runtime=self.runtime, seed=settings.seed,
                                                     steps=settings.sampler.steps, cfg=settings.sampler.cfg)
@@ -169,8 +168,8 @@ class TavidPipeline:
         with VideoWriter(output, settings.fps, width, height, audio, speech.sample_rate) as writer, one_core_left():
             for start in self.runtime.steps(windows, len(windows), "frames"):
                 stop = min(start + settings.window, frames)
-                rendered = [model.render(face, motion.window(start, stop), runtime=self.runtime,
-                                         settings=settings.sampler)
+                rendered = [model.render_fitting(face, motion.window(start, stop), runtime=self.runtime,
+                                                 settings=settings.sampler)
                             for face, motion in zip(prepared, (motion_a, motion_b))]
                 writer.write(compose(settings.layout, *rendered, holder=holder[start:stop]))
         clock.lap("render")

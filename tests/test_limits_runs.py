@@ -161,3 +161,58 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_file(tmp_path):
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "talk.mp4" in lines[0] and "disk has room" in lines[0], run.stderr
+
+
+def tight_memory(renderer_class, fits: int):
+    """The built-in renderer on a device whose memory holds `fits` frames at once: a larger window raises
+    the error torch raises when a GPU runs out of memory."""
+    import torch
+
+    class TightMemoryRenderer(renderer_class):
+        def __init__(self):
+            super().__init__()
+            self.windows = []
+
+        def render(self, face, motion, **kwargs):
+            self.windows.append(motion.num_frames)
+            if motion.num_frames > fits:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return super().render(face, motion, **kwargs)
+
+    return TightMemoryRenderer()
+
+
+def test_out_of_memory_renders_again_in_smaller_windows(engines, runtime, faces, short_motion):
+    from tavid_core.engines.builtin import BuiltinFaceRenderer
+    model = tight_memory(BuiltinFaceRenderer, fits=3)
+    face = model.prepare(faces["astronaut"], size=SIZE, runtime=runtime)
+    motion = short_motion[0].window(0, 10)
+    frames = model.render_fitting(face, motion, runtime=runtime)
+    assert model.windows == [10, 5, 2, 3, 5, 2, 3]  # halved until each part fits
+    whole = engines.face_model.render(face, motion, runtime=runtime)
+    # the same frames, but for float rounding of batched sums (measured: 2e-5 of the values, by 1 level)
+    assert np.abs(frames.astype(int) - whole).max() <= 1 and np.mean(frames != whole) < 1e-4
+
+
+def test_out_of_memory_on_one_frame_says_what_to_lower(pack, faces, short_motion):
+    import torch
+    from comfyui_tavid.nodes.nodes_face import FaceSampler
+    from comfyui_tavid.tavid_core.engines.builtin import BuiltinFaceRenderer
+    image = torch.from_numpy(faces["astronaut"].astype(np.float32) / 255)[None]
+    clear_error(lambda: FaceSampler.execute(face_model=tight_memory(BuiltinFaceRenderer, fits=0), image=image,
+                                            motion=short_motion[1].window(0, 4), size=SIZE),
+                ("out of memory on cpu rendering one frame of a 96 px face", "Lower size or steps"),
+                "TAVID Face Sampler / size")
+
+
+@pytest.mark.parametrize("script, max_minutes, words", [
+    ("A: " + "We talked about the garden and the long road home. " * 30 + "\nB: Yes.\n", 0.5,
+     ("lasts at least 0.8 minutes", "over the limit of 0.5", "max_minutes of the Speech Generator")),
+    (SHORT_SCRIPT, 0.1, ("lasts 0.1 minutes", "over the limit of 0.1")),  # slow to say: caught on the speech
+])
+def test_the_speech_generator_node_has_its_own_length_limit(pack, engines, voices, script, max_minutes, words):
+    from comfyui_tavid.nodes.nodes_speech import SpeechGenerator
+    text = engines.text_encoder.encode(parse_script(script), runtime=StandaloneRuntime(device="cpu", quiet=True))
+    clear_error(lambda: SpeechGenerator.execute(speech_model=engines.speech_model, text=text, voice_a=voices[0],
+                                                voice_b=voices[1], max_minutes=max_minutes),
+                words, "TAVID Speech Generator / text")

@@ -9,6 +9,8 @@ script swaps engines without changing anything else.
 """
 from __future__ import annotations
 
+import gc
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Iterator
@@ -16,8 +18,11 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..errors import TavidError
 from ..runtime import Runtime
 from ..types import Dialogue, EncodedText, Motion, Speech, Voice
+
+log = logging.getLogger("tavid")
 
 
 class Engine(ABC):
@@ -93,13 +98,50 @@ class FaceModel(Engine):
                settings: SamplerSettings = SamplerSettings()) -> np.ndarray:
         """Frames uint8 [T, size, size, 3] following `motion` (a window of a longer Motion is fine)."""
 
+    def render_fitting(self, face: PreparedFace, motion: Motion, *, runtime: Runtime,
+                       settings: SamplerSettings = SamplerSettings()) -> np.ndarray:
+        """`render`, but a window that runs out of memory is rendered again in halves, down to single
+        frames; only a single frame that does not fit is an error, and it says what to lower."""
+        try:
+            return self.render(face, motion, runtime=runtime, settings=settings)
+        except Exception as e:  # noqa: BLE001 - only memory errors are handled, the rest re-raised
+            if not is_out_of_memory(e):
+                raise
+            release_memory(runtime)
+            if motion.num_frames <= 1:
+                raise TavidError(f"out of memory on {runtime.device.type} rendering one frame of a {face.size} px "
+                                 "face", where="size",
+                                 fix="Lower size or steps, load the model in fp16 or bf16, or close other programs "
+                                     "that use the memory.") from None
+        half = motion.num_frames // 2
+        log.warning("out of memory rendering %d frames at once; rendering %d at a time", motion.num_frames, half)
+        return np.concatenate([
+            self.render_fitting(face, motion.window(0, half), runtime=runtime, settings=settings),
+            self.render_fitting(face, motion.window(half, motion.num_frames), runtime=runtime, settings=settings)])
+
     def render_chunks(self, face: PreparedFace, motion: Motion, *, runtime: Runtime,
                       settings: SamplerSettings = SamplerSettings(), chunk: int = 25) -> Iterator[np.ndarray]:
         """Render in windows of `chunk` frames so long clips never hold all frames at once."""
         for start in range(0, motion.num_frames, chunk):
             runtime.check_interrupt()
-            yield self.render(face, motion.window(start, min(start + chunk, motion.num_frames)),
-                              runtime=runtime, settings=settings)
+            yield self.render_fitting(face, motion.window(start, min(start + chunk, motion.num_frames)),
+                                      runtime=runtime, settings=settings)
+
+
+_OOM_TYPES = (MemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError))
+_OOM_WORDS = ("out of memory", "can't allocate memory", "failed to allocate")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A memory error of any device: CUDA's own type, Python's, or the RuntimeError of other backends."""
+    return isinstance(error, _OOM_TYPES) or (isinstance(error, RuntimeError)
+                                              and any(w in str(error).lower() for w in _OOM_WORDS))
+
+
+def release_memory(runtime: Runtime) -> None:
+    gc.collect()
+    if runtime.device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@
 
 It writes the two sample portraits into ComfyUI/input, converts the workflow with the server's own
 node definitions, posts it, waits for the result and prints the files it wrote.
+
+With `--interrupt-after SECONDS` it interrupts the run that long after queueing it (as the Cancel
+button does), checks that the run ended as interrupted, names the node it stopped in, checks that
+output/ holds no new file, and then queues the same graph again, which must succeed.
 """
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ def main() -> int:
     parser.add_argument("--server", default="http://127.0.0.1:8188")
     parser.add_argument("--comfyui", required=True, help="the ComfyUI folder (for input/ and output/)")
     parser.add_argument("--timeout", type=float, default=1500)
+    parser.add_argument("--interrupt-after", type=float, metavar="SECONDS",
+                        help="interrupt the run this long after queueing it, then check and run it again")
     args = parser.parse_args()
 
     from tavid_core.media import SAMPLE_PORTRAITS, sample_portrait, save_image
@@ -38,34 +44,67 @@ def main() -> int:
 
     with open(args.workflow, encoding="utf-8") as f:
         prompt = ui_to_api(json.load(f), _get(args.server, "/object_info"))
-    request = urllib.request.Request(args.server + "/prompt", data=json.dumps({"prompt": prompt}).encode(),
+    if args.interrupt_after is None:
+        return 0 if _run(args, prompt) == "success" else 1
+    output = os.path.join(args.comfyui, "output")
+    before = _files(output)
+    status = _run(args, prompt, interrupt_after=args.interrupt_after)
+    new = sorted(_files(output) - before)
+    print(f"new files in output/: {new or 'none'}")
+    if status != "interrupted" or new:
+        return 1
+    print("queueing the same graph again")
+    return 0 if _run(args, prompt) == "success" else 1
+
+
+def _files(folder: str) -> set[str]:
+    return {os.path.join(root, name) for root, _, names in os.walk(folder) for name in names}
+
+
+def _post(server: str, path: str, body: dict) -> dict:
+    request = urllib.request.Request(server + path, data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        text = r.read()
+    return json.loads(text) if text.strip() else {}
+
+
+def _run(args, prompt: dict, interrupt_after: float | None = None) -> str:
+    """Queue `prompt`, wait for it and return its status ("success", "error", "interrupted", "timeout")."""
     try:
-        with urllib.request.urlopen(request, timeout=60) as r:
-            prompt_id = json.loads(r.read())["prompt_id"]
+        prompt_id = _post(args.server, "/prompt", {"prompt": prompt})["prompt_id"]
     except urllib.error.HTTPError as e:
         print("rejected:", e.read().decode(), file=sys.stderr)
-        return 1
+        return "rejected"
     start = time.time()
     while time.time() - start < args.timeout:
+        if interrupt_after is not None and time.time() - start >= interrupt_after:
+            _post(args.server, "/interrupt", {})
+            print(f"interrupt sent after {time.time() - start:.1f} s")
+            interrupt_after = None
         history = _get(args.server, f"/history/{prompt_id}")
         if prompt_id in history:
-            entry = history[prompt_id]
-            status = entry.get("status", {})
-            print(f"status: {status.get('status_str')} after {time.time() - start:.1f} s")
-            for message in status.get("messages", []):
-                if message[0] == "execution_error":
-                    print("error:", message[1].get("exception_message"), file=sys.stderr)
-                    return 1
-            for node_id, out in entry.get("outputs", {}).items():
-                for item in out.get("images", []) + out.get("videos", []):
-                    path = os.path.join(args.comfyui, item.get("type", "output"), item.get("subfolder", ""),
-                                        item["filename"])
-                    print(f"node {node_id}: {path} ({os.path.getsize(path)} bytes)")
-            return 0 if status.get("status_str") == "success" else 1
-        time.sleep(2)
+            return _report(args, history[prompt_id], time.time() - start)
+        time.sleep(0.5)
     print("timed out", file=sys.stderr)
-    return 1
+    return "timeout"
+
+
+def _report(args, entry: dict, seconds: float) -> str:
+    status = entry.get("status", {})
+    outcome = status.get("status_str")
+    for kind, message in status.get("messages", []):
+        if kind == "execution_error":
+            print("error:", message.get("exception_message"), file=sys.stderr)
+        if kind == "execution_interrupted":
+            outcome = "interrupted"
+            print(f"interrupted in node {message.get('node_id')} ({message.get('node_type')})")
+    print(f"status: {outcome} after {seconds:.1f} s")
+    for node_id, out in entry.get("outputs", {}).items():
+        for item in out.get("images", []) + out.get("videos", []):
+            path = os.path.join(args.comfyui, item.get("type", "output"), item.get("subfolder", ""), item["filename"])
+            print(f"node {node_id}: {path} ({os.path.getsize(path)} bytes)")
+    return outcome or "error"
 
 
 if __name__ == "__main__":
