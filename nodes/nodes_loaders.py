@@ -48,8 +48,10 @@ class CheckpointLoader(io.ComfyNode):
             node_id="TAVIDCheckpointLoader",
             display_name="TAVID Checkpoint Loader",
             category=sockets.CATEGORY,
-            description="Loads trained TAVID networks from a .safetensors checkpoint in models/tavid. This version "
-                        "has no neural engines yet: it checks the file and says so; use TAVID Built-in Engines.",
+            description="Loads trained TAVID networks from a .safetensors checkpoint in models/tavid (from tavid "
+                        "train and tavid bundle): the neural text encoder, speech generator (with its vocoder) and "
+                        "speaker mapper. Blocks the checkpoint lacks (in this version: the motion mapper and face "
+                        "model) are the built-in ones.",
             inputs=[
                 io.Combo.Input("ckpt_name", options=model_files(MODEL_FOLDER) or [NO_FILES],
                                tooltip="A checkpoint in ComfyUI/models/tavid (safetensors only)."),
@@ -66,8 +68,9 @@ class CheckpointLoader(io.ComfyNode):
         with node_errors("TAVID Checkpoint Loader"):
             if ckpt_name == NO_FILES:
                 raise EngineUnavailableError(
-                    "there is no checkpoint in models/tavid, and this version has no neural engines to load one",
-                    where="ckpt_name", fix="Use the TAVID Built-in Engines loader instead.")
+                    "there is no checkpoint in models/tavid", where="ckpt_name",
+                    fix="Put a TAVID checkpoint (.safetensors from tavid train / tavid bundle) into ComfyUI/models/tavid "
+                        "and refresh, or use the TAVID Built-in Engines loader.")
             engines = load_engines(model_path(MODEL_FOLDER, ckpt_name, "ckpt_name"), dtype, device)
         return io.NodeOutput(*engines.blocks())
 
@@ -79,8 +82,11 @@ class LoraLoader(io.ComfyNode):
             node_id="TAVIDLoraLoader",
             display_name="TAVID LoRA Loader",
             category=sockets.CATEGORY,
-            description="Applies a LoRA from models/tavid_loras to a neural face or speech model. Built-in engines "
-                        "have no network to patch: with them, a strength other than 0 is an error.",
+            description="Applies a LoRA from models/tavid_loras to a neural speech model (from TAVID Checkpoint "
+                        "Loader); chain loaders to apply several. The model coming in stays as it is: the patched "
+                        "one is a copy (it adds the patched attention weights to memory). Built-in engines have no "
+                        "network to patch, and this version has no neural face model: with them, a strength other "
+                        "than 0 is an error.",
             inputs=[
                 sockets.FaceModel.Input("face_model", optional=True, tooltip="The face model to patch."),
                 sockets.SpeechModel.Input("speech_model", optional=True, tooltip="The speech model to patch."),
@@ -105,14 +111,28 @@ class LoraLoader(io.ComfyNode):
             if not connected:
                 raise EngineUnavailableError("neither a face model nor a speech model is connected",
                                              where="inputs", fix="Connect the model the LoRA is for.")
-            if strength != 0:  # at strength 0 the file is not needed, so it is neither looked up nor read
-                for model, field in connected:
-                    if model.family != "neural":
-                        raise EngineUnavailableError(
-                            f"the {model.name} engine has no network a LoRA could patch", where=field,
-                            fix="Load neural engines with TAVID Checkpoint Loader, or set strength to 0.")
-                load_lora(model_path(LORA_FOLDER, lora_name, "lora_name"), [field for _, field in connected])
+            if strength == 0:  # the model unchanged: the file is not needed, so it is neither looked up nor read
+                return io.NodeOutput(face_model, speech_model)
+            if all(model.family != "neural" for model, _ in connected):  # said before any file is looked up
+                cls._no_network(*connected[0])
+            path = model_path(LORA_FOLDER, lora_name, "lora_name")
+            info = load_lora(path, [field for _, field in connected])  # the file fits one of the connected models
+            for model, field in connected:  # a built-in model the LoRA is not for passes through
+                if field in info.blocks and model.family != "neural":
+                    cls._no_network(model, field)
+            if face_model is not None and "face_model" in info.blocks:
+                raise EngineUnavailableError(
+                    "the LoRA holds weights of the face model, and the neural face side is not in this version of "
+                    "ComfyUI-TAVID", where="face_model", fix="Set strength to 0, or remove the LoRA Loader.")
+            if speech_model is not None and "speech_model" in info.blocks:
+                from ..tavid_core.engines.neural.lora import apply_loras  # torch and peft only when a LoRA applies
+                speech_model = apply_loras(speech_model, [(path, strength)])
         return io.NodeOutput(face_model, speech_model)
+
+    @staticmethod
+    def _no_network(model, field: str):
+        raise EngineUnavailableError(f"the {model.name} engine has no network a LoRA could patch", where=field,
+                                     fix="Load neural engines with TAVID Checkpoint Loader, or set strength to 0.")
 
 
 NODES = [BuiltinEngines, CheckpointLoader, LoraLoader]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..tavid_core.engines.builtin import builtin_voice_names
+from ..tavid_core.engines.neural.flow import ODE_METHODS
 from ..tavid_core.length_limit import check_length, check_script_length
 from ..tavid_core.limits import MAX_MINUTES, MAX_MINUTES_RANGE, PITCH_SHIFT_RANGE, SEED_RANGE, SPEED_RANGE
 from . import sockets
@@ -87,7 +88,14 @@ class SpeechGenerator(io.ComfyNode):
                 io.Int.Input("steps", default=32, min=1, max=200,
                              tooltip="Sampling steps of neural speech models (the built-in voices ignore it)."),
                 io.Float.Input("cfg", default=2.0, min=0.0, max=10.0, step=0.1,
-                               tooltip="Guidance of neural speech models (the built-in voices ignore it)."),
+                               tooltip="Guidance on the text of neural speech models: higher follows the words "
+                                       "more closely (the built-in voices ignore it)."),
+                io.Combo.Input("solver", options=list(ODE_METHODS), default="euler",
+                               tooltip="ODE solver of neural speech models: midpoint is more accurate per step and "
+                                       "costs two network passes per step (the built-in voices ignore it)."),
+                io.Float.Input("speaker_cfg", default=1.0, min=0.0, max=10.0, step=0.1,
+                               tooltip="Guidance on the voice of neural speech models: higher sounds more like the "
+                                       "mapped voice (the built-in voices ignore it)."),
                 io.Float.Input("max_minutes", default=MAX_MINUTES, min=MAX_MINUTES_RANGE[0],
                                max=MAX_MINUTES_RANGE[1], step=0.5,
                                tooltip="Longest conversation accepted, in minutes of speech: a script pasted twice "
@@ -103,11 +111,12 @@ class SpeechGenerator(io.ComfyNode):
 
     @classmethod
     def execute(cls, speech_model, text, voice_a, voice_b, seed: int = 0, steps: int = 32,
-                cfg: float = 2.0, max_minutes: float = MAX_MINUTES) -> io.NodeOutput:
+                cfg: float = 2.0, solver: str = "euler", speaker_cfg: float = 1.0,
+                max_minutes: float = MAX_MINUTES) -> io.NodeOutput:
         with node_errors("TAVID Speech Generator"):
             check_script_length(text.dialogue, (voice_a, voice_b), max_minutes, where="text")
             speech = speech_model.generate(text, (voice_a, voice_b), runtime=node_runtime(), seed=seed, steps=steps,
-                                           cfg=cfg)
+                                           cfg=cfg, speaker_cfg=speaker_cfg, solver=solver)
             check_length(speech.duration_s, max_minutes, "text")
         rate = speech.sample_rate
         return io.NodeOutput(to_audio(speech.mix, rate), to_audio(speech.tracks[0], rate),

@@ -9,8 +9,8 @@ against the file, so weights of another model size fail here instead of deep ins
 Nothing here unpickles: the header is read with a size limit before safetensors opens the file, and a
 pickle renamed to .safetensors is recognised and refused, never loaded.
 
-The neural engines that read these files are not part of this version; `load_engines` reads and checks
-the file, then says so plainly instead of failing somewhere obscure.
+`load_engines` builds the engines a checkpoint holds (engines/neural/loader.py); blocks it lacks come
+from the built-in engines.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from .errors import EngineUnavailableError, TavidError
+from .errors import TavidError
 from .limits import MAX_HEADER_BYTES
 
 BLOCKS = ("text_encoder", "speech_model", "vocoder", "speaker_mapper", "motion_mapper", "face_model")
@@ -162,30 +162,57 @@ def _held(info: CheckpointInfo) -> str:
     return "weights of the " + " and the ".join(names) if names else "no TAVID weights"
 
 
-def load_engines(path: str, dtype: str = "auto", device: str = "auto"):
-    """The engines stored in a checkpoint. This version has no neural engines, so after checking the file
-    it raises an error that says what the file holds and what to use instead."""
-    info = inspect_checkpoint(path)
-    name = os.path.basename(path)
-    if not info.blocks:  # e.g. a Stable Diffusion checkpoint put into models/tavid
-        raise TavidError(f"the file holds no TAVID networks: none of its {info.other} tensors belongs to a TAVID "
-                         "block, so it is a checkpoint of another kind of model", where=name,
-                         fix="Move it to the folder of the model it is for, and pick a TAVID checkpoint here.")
-    blocks = ", ".join(f"{b} ({n} tensors)" for b, n in info.blocks.items())
-    raise EngineUnavailableError(
-        f"the checkpoint holds {blocks}, but this version of ComfyUI-TAVID has no neural engines to run it yet",
-        where=name, fix="Use the TAVID Built-in Engines loader (tavid generate uses it by default).")
+def load_engines(path: "str | Sequence[str]", dtype: str = "auto", device: str = "auto"):
+    """The engines stored in one checkpoint (or several that belong together); the built-in engines fill
+    the blocks they lack. `dtype`: auto, fp32, fp16 or bf16; `device`: auto, cpu, cuda, ..."""
+    from .engines.neural.loader import load_neural_engines
+    from .runtime.standalone import pick_device
+    paths = [path] if isinstance(path, str) else list(path)
+    target = pick_device("auto" if device in ("auto", "gpu") else device)
+    return load_neural_engines(paths, dtype=dtype, device=target)
 
 
-def load_lora(path: str, targets: Sequence[str]):
-    """A LoRA for the connected models (`targets`: block names such as "face_model"). It must hold weights
-    for one of them; this version has no neural engines, so a fitting LoRA then ends in a plain error."""
+def load_lora(path: str, targets: Sequence[str]) -> CheckpointInfo:
+    """The header of a LoRA for the connected models (`targets`: block names such as "speech_model"),
+    checked to hold weights for one of them; which of them it patches is `info.blocks`. Nothing but the
+    header is read: applying it is the engine's work (engines/neural/lora.py for the speech model)."""
     info = inspect_checkpoint(path)
     name = os.path.basename(path)
     if not any(block in info.blocks for block in targets):
         wanted = " or the ".join(BLOCK_NAMES[b] for b in targets)
         raise TavidError(f"this LoRA holds {_held(info)}, nothing for the {wanted} connected to the loader",
                          where=name, fix="Pick a LoRA made for the connected model, or connect the model it was made for.")
-    raise EngineUnavailableError(f"the LoRA holds {_held(info)}, but this version of ComfyUI-TAVID has no neural "
-                                 "engines to apply it to", where=name,
-                                 fix="Set strength to 0, or remove the LoRA Loader.")
+    return info
+
+
+def _for_file(tensors: Mapping) -> dict:
+    """CPU, contiguous, and no two names on one storage (safetensors refuses tied tensors)."""
+    out, seen = {}, set()
+    for name, tensor in tensors.items():
+        t = tensor.detach().to("cpu").contiguous()
+        if t.numel() and t.untyped_storage().data_ptr() in seen:
+            t = t.clone()
+        if t.numel():
+            seen.add(t.untyped_storage().data_ptr())
+        out[name] = t
+    return out
+
+
+def write_checkpoint(path: str, tensors: Mapping, metadata: Mapping[str, str]) -> None:
+    """Write a safetensors file whole or not at all: under a hidden name first, synced, then renamed into
+    place, so an interrupted or failed write leaves the previous file (or none), never a torn one."""
+    import safetensors.torch
+
+    from .output_files import disk_error, partial_path, remove_quietly
+    temp = partial_path(path)
+    try:
+        safetensors.torch.save_file(_for_file(tensors), temp, metadata=dict(metadata))
+        with open(temp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except OSError as e:
+        remove_quietly(temp)
+        raise disk_error(e, path) from None
+    except BaseException:
+        remove_quietly(temp)
+        raise

@@ -8,6 +8,8 @@
     tavid eval VIDEO [--timeline JSON] [--script TXT] [--ref-a IMG --ref-b IMG] [--json]
                                   measure a two-person conversation video on four dimensions
     tavid bench eval [--video VIDEO] [--repeat N]   time and memory of a job
+    tavid bench speech --config base [--device cuda] [--steps N] [--dtype bf16] [--json]
+    tavid train speech|vocoder|speaker-mapper ...   see cli_train.py
 
 Mistakes (a bad script line, a photo without a face) end with exit code 2 and one line saying what
 and where; nothing is printed from deep inside the libraries.
@@ -22,6 +24,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from .cli_train import add_parsers as add_train_parsers
 from .compose import LAYOUTS
 from .errors import TavidError
 from .limits import MAX_MINUTES, MIRROR_MODES, PITCH_SHIFT_RANGE, SPEAKERS, SPEED_RANGE
@@ -77,16 +80,55 @@ def cmd_generate(args) -> int:
     if os.path.isdir(output):
         raise TavidError("is a folder", where=f"-o {output}", fix="Give a file name such as out.mp4.")
     runtime = StandaloneRuntime(device=args.device, quiet=args.quiet)
-    pipeline = TavidPipeline.builtin(runtime, voices=args.voice_set)
+    if args.engines:
+        pipeline = TavidPipeline.from_checkpoints(engine_files(args.engines), runtime, dtype=args.dtype,
+                                                  loras=[lora_option(o) for o in args.lora or ()])
+    elif args.lora:
+        raise TavidError("a LoRA changes a trained network, and the built-in engines have none", where="--lora",
+                         fix="Give the trained checkpoint it was made for with --engines.")
+    else:
+        pipeline = TavidPipeline.builtin(runtime, voices=args.voice_set)
     start = time.perf_counter()
     result = pipeline.generate(dialogue, face_a, face_b, output, settings)
     wall = time.perf_counter() - start
     if not args.quiet:
-        voices = ", ".join(f"{name}: {v.preset}" for name, v in zip(dialogue.speakers, result.voices))
+        voices = ", ".join(f"{name}: {v.preset or 'from ' + v.source.replace('_', ' ')}"
+                           for name, v in zip(dialogue.speakers, result.voices))
         print(f"{result.video_path}: {result.duration_s:.1f} s, {result.frames} frames at {settings.fps:g} fps "
               f"({source_a} | {source_b}; {voices}) in {wall:.1f} s")
         print(f"{result.timeline_path}: timeline and settings")
     return 0
+
+
+def lora_option(option: str) -> tuple[str, float]:
+    """--lora PATH or PATH:STRENGTH (a path that itself ends in ':<number>' is taken whole when it exists)."""
+    path, strength = option, 1.0
+    head, colon, tail = option.rpartition(":")
+    if colon and not os.path.isfile(option):
+        try:
+            path, strength = head, float(tail)
+        except ValueError:
+            pass
+    if not os.path.isfile(path):
+        raise TavidError("no such LoRA file", where=f"--lora {option}")
+    return path, strength
+
+
+def engine_files(paths: list[str]) -> list[str]:
+    """--engines: checkpoint files, or folders whose .safetensors files are all used (in name order)."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(os.path.join(path, n) for n in os.listdir(path)
+                           if n.endswith(".safetensors") and n != "resume.safetensors")
+            if not found:
+                raise TavidError("the folder holds no .safetensors checkpoints", where=f"--engines {path}")
+            files += found
+        elif not os.path.isfile(path):
+            raise TavidError("no such checkpoint file or folder", where=f"--engines {path}")
+        else:
+            files.append(path)
+    return files
 
 
 def cmd_voices(args) -> int:
@@ -133,6 +175,12 @@ def cmd_bench(args) -> int:
     import json
 
     from .bench import bench_eval, bench_pipeline
+    if args.target == "speech":
+        from .bench_neural import bench_speech, format_speech_bench
+        result = bench_speech(config=args.config, device=args.device, steps=args.steps, seconds=args.seconds[0],
+                              dtype=args.dtype, repeat=args.repeat)
+        print(json.dumps(result, indent=2) if args.json else format_speech_bench(result))
+        return 0
     if args.target == "eval":
         from .eval import check_eval_packages
         check_eval_packages()
@@ -191,10 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--max-minutes", type=float, default=MAX_MINUTES, metavar="MINUTES",
                      help="refuse a dialogue whose speech lasts longer (default: %(default)s)")
     gen.add_argument("--expressiveness", type=float, default=1.0, help="motion strength, 0-3 (default: %(default)s)")
+    gen.add_argument("--engines", nargs="+", metavar="CKPT",
+                     help="trained TAVID checkpoints (files or folders) to use instead of the built-in engines; "
+                          "blocks they lack stay built in")
+    gen.add_argument("--lora", nargs="+", metavar="FILE[:STRENGTH]",
+                     help="LoRAs for the speech model of --engines, each with a strength (default 1)")
+    gen.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                     help="precision of neural engines (default: %(default)s: bf16 or fp16 on a GPU, else fp32)")
     gen.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: %(default)s)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
     gen.set_defaults(func=cmd_generate)
 
+    add_train_parsers(sub)
     voices = sub.add_parser("voices", help="list the built-in voices")
     voices.set_defaults(func=cmd_voices)
 
@@ -231,12 +287,19 @@ def build_parser() -> argparse.ArgumentParser:
                                        "example's turns with the sample portraits, one process per run, so each "
                                        "peak RSS is that render's own. The first evaluation on a new machine also "
                                        "compiles librosa's code once (about 20 s), so use eval --repeat 2 to see both.")
-    bench.add_argument("target", choices=("eval", "pipeline"),
-                       help="eval: tavid eval on a video; pipeline: render dialogues with the built-in engines")
+    bench.add_argument("target", choices=("eval", "pipeline", "speech"),
+                       help="eval: tavid eval on a video; pipeline: render dialogues with the built-in engines; "
+                            "speech: the neural speech side at a configuration's size")
     bench.add_argument("--video", help="eval: video to evaluate (default: render the README main job first)")
     bench.add_argument("--timeline", help="eval: its timeline JSON (default: the one beside it)")
     bench.add_argument("--seconds", type=float, nargs="+", default=[60.0],
-                       help="pipeline: dialogue lengths to render, each in a fresh process (default: 60)")
+                       help="pipeline: dialogue lengths to render, each in a fresh process; speech: length of the "
+                            "utterance to generate (default: 60)")
+    bench.add_argument("--config", default="base", help="speech: tiny, small or base (default: %(default)s)")
+    bench.add_argument("--device", default="auto", help="speech: auto, cpu or cuda (default: %(default)s)")
+    bench.add_argument("--steps", type=int, default=16, help="speech: ODE steps (default: %(default)s)")
+    bench.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                       help="speech: precision (default: %(default)s)")
     bench.add_argument("--size", type=int, default=512, help="pipeline: pixels per face (default: %(default)s)")
     bench.add_argument("--fps", type=float, default=25.0, help="pipeline: frames per second (default: %(default)s)")
     bench.add_argument("--repeat", type=int, default=1, help="runs (default: %(default)s)")

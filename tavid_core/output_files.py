@@ -33,6 +33,9 @@ def partial_path(path: str) -> str:
     except OSError as e:
         raise disk_error(e, path) from None
     os.close(handle)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(temp, 0o666 & ~mask)  # mkstemp makes it private; the result should be an ordinary file
     return temp
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -117,6 +117,18 @@ class TavidPipeline:
     def builtin(cls, runtime: Runtime | None = None, **options) -> "TavidPipeline":
         from .engines.builtin import load_builtin_engines
         return cls(load_builtin_engines(**options), runtime)
+
+    @classmethod
+    def from_checkpoints(cls, paths: list[str], runtime: Runtime | None = None, dtype: str = "auto",
+                         loras: list[tuple[str, float]] = ()) -> "TavidPipeline":
+        """Engines from trained checkpoints (the built-in engines fill the blocks they lack), with LoRAs
+        ((file, strength) pairs) on the speech model."""
+        from .checkpoints import load_engines
+        engines = load_engines(paths, dtype=dtype)
+        if loras:
+            from .engines.neural.lora import apply_loras
+            engines = replace(engines, speech_model=apply_loras(engines.speech_model, loras))
+        return cls(engines, runtime)
 
     # ----------------------------------------------------------------------------------- the blocks
     def voices(self, face_a: np.ndarray, face_b: np.ndarray, settings: GenerateSettings) -> tuple[Voice, Voice]:

@@ -379,6 +379,7 @@ class EncodedTurn:
     phonemes: str | None = None
     embedding: np.ndarray | None = None  # [L, D] for neural encoders
     backchannels: tuple[Backchannel, ...] = ()
+    backchannel_embeddings: tuple = ()  # neural encoders: one [L, D] float32 array per backchannel
 
     def __post_init__(self):
         object.__setattr__(self, "backchannels", tuple(self.backchannels))

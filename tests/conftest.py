@@ -108,3 +108,52 @@ def frame_apertures(frames: np.ndarray, every: int = 1) -> np.ndarray:
 
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules of tiny networks: one torch thread is fastest, and two spin against each other on a
+    busy 2-core machine (a 150-step training run took 120 s instead of 10 s)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_speech(tmp_path_factory):
+    """A tiny neural speech side trained for real with `tavid train` on two clips of `tavid demo-data` (about a
+    minute on one CPU core): the runs' folders, the bundle and the losses each run logged."""
+    import json
+
+    import torch
+
+    from tavid_core.cli import main
+    root = tmp_path_factory.mktemp("tiny_speech")
+    data, runs = root / "data", root / "runs"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: a second thread only adds contention
+    try:
+        assert main(["demo-data", "--out", str(data), "--clips", "1", "-q"]) == 0  # one sentence each of joe and heart
+        common = ["--config", "tiny", "--data", str(data / "manifest.jsonl"), "--warmup", "20", "--batch-size", "4",
+                  "-q"]
+        # long enough to overfit its two sentences: the flow loss falls from about 30 to 1
+        assert main(["train", "speech", "--steps", "1500", "--lr", "3e-3", "--out", str(runs / "speech"),
+                     *common]) == 0
+        common += ["--lr", "2e-3"]
+        assert main(["train", "vocoder", "--steps", "150", "--adversarial-from", "100",
+                     "--out", str(runs / "vocoder"), *common]) == 0
+        assert main(["train", "speaker-mapper", "--steps", "60", "--init", str(runs / "speech" / "speech.safetensors"),
+                     "--out", str(runs / "mapper"), *common]) == 0
+        bundle = root / "tiny_speech.safetensors"
+        assert main(["bundle", str(bundle), str(runs / "speech" / "speech.safetensors"),
+                     str(runs / "vocoder" / "vocoder.safetensors"),
+                     str(runs / "mapper" / "speaker_mapper.safetensors")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+
+    def losses(run: str) -> list[dict]:
+        return [json.loads(line) for line in (runs / run / "log.jsonl").read_text().splitlines()]
+
+    return {"root": root, "data": data, "runs": runs, "bundle": bundle, "losses": losses}

@@ -25,9 +25,9 @@ def test_inspect_reads_blocks_and_config_without_loading(tmp_path):
     assert info.config == {"speech_model": {"dim": 4}}
 
 
-def test_loading_says_plainly_that_no_neural_engine_exists_yet(tmp_path):
+def test_loading_says_plainly_that_the_neural_face_side_is_not_here_yet(tmp_path):
     path = _write(tmp_path / "m.safetensors", {"motion_mapper.w": torch.zeros(3)})
-    with pytest.raises(EngineUnavailableError, match=r"motion_mapper \(1 tensors\).*no neural engines"):
+    with pytest.raises(EngineUnavailableError, match=r"holds a motion mapper.*no neural face side"):
         load_engines(path)
 
 

@@ -51,6 +51,9 @@ def test_the_largest_seed_renders(pipeline, faces, tmp_path):
     result = pipeline.generate(parse_script(TINY), faces["grace_hopper"], faces["astronaut"],
                                str(tmp_path / "seed.mp4"), GenerateSettings(size=SIZE, seed=2**64 - 1))
     assert result.frames > 10 and os.path.getsize(result.video_path) > 1000
+    (tmp_path / "plain.txt").write_text("x")  # results are ordinary files, not private like a temp file
+    mode = (tmp_path / "plain.txt").stat().st_mode
+    assert os.stat(result.video_path).st_mode == os.stat(result.timeline_path).st_mode == mode
 
 
 def test_a_too_long_script_is_refused_from_its_text(pipeline, faces, tmp_path):

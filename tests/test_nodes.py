@@ -209,7 +209,8 @@ def test_checkpoint_loader_explains_itself(nodes, models_dir):
         loader.execute(ckpt_name=options[0])
     save_file({"speech_model.w": torch.zeros(2), "vocoder.w": torch.zeros(2)}, str(models_dir / "tavid" / "tiny.safetensors"))
     assert loader.define_schema().inputs[0].widget["options"] == ["tiny.safetensors"]
-    with pytest.raises(Exception, match=r"TAVID Checkpoint Loader / tiny.safetensors: the checkpoint holds speech_model"):
+    with pytest.raises(Exception, match=r"TAVID Checkpoint Loader / tiny.safetensors: it holds speech networks but "
+                                        r"not the configuration"):
         loader.execute(ckpt_name="tiny.safetensors")
     (models_dir / "outside.safetensors").write_bytes(b"x")
     with pytest.raises(Exception, match="TAVID Checkpoint Loader / ckpt_name: no file"):

@@ -57,7 +57,11 @@ class SpeechGenerator(Engine):
 
     @abstractmethod
     def generate(self, text: EncodedText, voices: tuple[Voice, Voice], *, runtime: Runtime, seed: int = 0,
-                 steps: int | None = None, cfg: float | None = None) -> Speech: ...
+                 steps: int | None = None, cfg: float | None = None, speaker_cfg: float | None = None,
+                 solver: str | None = None) -> Speech:
+        """Both people's speech on one timeline. `steps`, `cfg` (guidance on the text), `speaker_cfg`
+        (guidance on the voice) and `solver` (an ODE method) steer sampling engines; None leaves the
+        engine's defaults."""
 
 
 class MotionMapper(Engine):

@@ -70,9 +70,10 @@ def backchannel_onset(mark: Backchannel, text: str, turn_start: float, turn: Utt
     return turn_start + answered + rng.uniform(*REPLY_DELAY_S)
 
 
-def trim_and_level(utt: Utterance) -> Utterance:
-    """Cut leading and trailing silence and bring the speech to a common loudness."""
-    start, stop = active_span(utt.audio, utt.sample_rate)
+def trim_and_level(utt: Utterance, span: tuple[int, int] | None = None) -> Utterance:
+    """Cut leading and trailing silence (outside `span`, in samples, when the caller has measured it)
+    and bring the speech to a common loudness."""
+    start, stop = span or active_span(utt.audio, utt.sample_rate)
     audio = utt.audio[start:stop].astype(np.float32)
     fade = min(int(FADE_S * utt.sample_rate), len(audio) // 2)
     if fade:
@@ -112,6 +113,7 @@ class Placed:
     utt: Utterance
     text: str
     tags: tuple[str, ...]
+    part: int = -1  # -1 for a turn, else the backchannel's index within its turn
 
     @property
     def end_s(self) -> float:
@@ -160,7 +162,7 @@ def _backchannels(turn: EncodedTurn, index: int, spoken: Placed, speak_backchann
         at = backchannel_onset(mark, turn.text, spoken.start_s, spoken.utt, rng)
         if out:
             at = max(at, out[-1].end_s + SAME_VOICE_GAP_S)
-        out.append(Placed(index, 1 - turn.speaker, on_sample(at, sample_rate), utt, mark.text, (BACKCHANNEL,)))
+        out.append(Placed(index, 1 - turn.speaker, on_sample(at, sample_rate), utt, mark.text, (BACKCHANNEL,), j))
     return out
 
 

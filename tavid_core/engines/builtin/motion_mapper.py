@@ -24,6 +24,9 @@ MAX_LISTENING_SMILE = 0.18
 TURN_TOWARD_PARTNER = 0.03  # radians of yaw: A (left) turns a little right toward B, B left toward A
 LISTENER_REACTIONS = ("nod", "double nod", "smile", "brow", "none")
 REACTION_ODDS = (0.45, 0.2, 0.17, 0.13, 0.05)
+# speech without phone timings: the jaw opens with the loudness (energy 0..1 is -60..0 dBFS; turns are
+# levelled to about -20 dBFS, energy 0.67), from UNTIMED_QUIET up, fully UNTIMED_SPAN above it
+UNTIMED_QUIET, UNTIMED_SPAN, UNTIMED_JAW = 0.4, 0.3, 0.7
 
 
 def _smooth(x: np.ndarray, sigma_s: float) -> np.ndarray:
@@ -123,6 +126,9 @@ class BuiltinMotionMapper(MotionMapper):
         jaw, wide, rnd = (np.zeros(n, np.float32) for _ in range(3))
         closures = []
         for seg in own:
+            if not seg.phones:  # speech without phone timings (neural voices): the jaw follows the loudness
+                i0, i1 = int(seg.start_s * GRID_HZ), int(np.ceil(seg.end_s * GRID_HZ))
+                jaw[i0:i1] = np.clip((energy[i0:i1] - UNTIMED_QUIET) / UNTIMED_SPAN, 0, 1) * UNTIMED_JAW
             for phone in seg.phones:
                 i0, i1 = int(phone.start_s * GRID_HZ), max(int(phone.end_s * GRID_HZ), int(phone.start_s * GRID_HZ) + 1)
                 j, w, r = targets(phone.symbol)

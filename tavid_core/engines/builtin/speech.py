@@ -24,11 +24,11 @@ FEATURE_RATE = 100.0
 _FALLBACK = {"joe": "espeak:en-us+m3", "heart": "espeak:en-us+f3"}
 
 
-def speech_features(track: np.ndarray, sample_rate: int) -> np.ndarray:
-    """[T, 3] at FEATURE_RATE: energy (0 silent .. 1 full scale), pitch (octaves above 100 Hz, 0 unvoiced),
+def speech_features(track: np.ndarray, sample_rate: int, rate: float = FEATURE_RATE) -> np.ndarray:
+    """[T, 3] at `rate` Hz: energy (0 silent .. 1 full scale), pitch (octaves above 100 Hz, 0 unvoiced),
     voiced (0/1)."""
-    energy = np.clip((energy_db(track, sample_rate, FEATURE_RATE) + 60.0) / 60.0, 0.0, 1.0)
-    f0 = pitch_hz(track, sample_rate, FEATURE_RATE)
+    energy = np.clip((energy_db(track, sample_rate, rate) + 60.0) / 60.0, 0.0, 1.0)
+    f0 = pitch_hz(track, sample_rate, rate)
     voiced = (f0 > 0).astype(np.float32)
     pitch = np.where(f0 > 0, np.log2(np.maximum(f0, 1.0) / 100.0), 0.0)
     return np.stack([energy, pitch, voiced], axis=1).astype(np.float32)
@@ -87,7 +87,8 @@ class BuiltinSpeechGenerator(SpeechGenerator):
 
     # --------------------------------------------------------------- generate
     def generate(self, text: EncodedText, voices: tuple[Voice, Voice], *, runtime: Runtime, seed: int = 0,
-                 steps: int | None = None, cfg: float | None = None) -> Speech:
+                 steps: int | None = None, cfg: float | None = None, speaker_cfg: float | None = None,
+                 solver: str | None = None) -> Speech:
         names = self.resolve_voices(voices)
 
         def speak(i: int, turn: EncodedTurn) -> Utterance:

@@ -49,6 +49,24 @@ def renumber_backchannels(backchannels: tuple[Backchannel, ...], text: str) -> t
     return tuple(replace(b, after_words=place(b.after_words)) for b in backchannels)
 
 
+def check_readable(text: str, turn: Turn, who: str, number: int, language: str) -> None:
+    """A turn the voices would skip, spell out letter by letter ("Chinese letter") or fail on is the
+    user's to rewrite, with its line named; the built-in voices read English in Latin letters. `text` is the
+    normalised turn, `number` its 1-based place (named when the turn has no script line). Shared by the
+    built-in and neural text encoders, so both refuse the same turns with the same words."""
+    place = {"line": turn.line} if turn.line else {"where": f"turn {number}"}
+    if language.startswith("en"):
+        foreign = next((w for w in turn.text.split() if any(map(_foreign, w))), None)  # as written
+        if foreign:
+            raise ScriptError(f"the turn of {who} has words the built-in voices cannot read, such as {foreign!r}: "
+                              "they read English", **place,
+                              fix="Write the turn in English, or use a speech engine that speaks its language.")
+    if not any(ch.isalnum() for ch in text):
+        hint = "; emoji are not read aloud" if _EMOJI.search(turn.text) else ""
+        raise ScriptError(f"the turn of {who} has no words to say{hint}", **place,
+                          fix="Write at least one word; for a silence, put [pause:1s] between two turns.")
+
+
 class BuiltinTextEncoder(TextEncoder):
     name = "builtin-text"
 
@@ -61,28 +79,13 @@ class BuiltinTextEncoder(TextEncoder):
         turns = []
         for number, turn in runtime.steps(enumerate(dialogue.turns, start=1), len(dialogue.turns), "text"):
             text = normalize_text(turn.text)
-            self._check_readable(text, turn, dialogue.speakers[turn.speaker], number)
+            check_readable(text, turn, dialogue.speakers[turn.speaker], number, self.language)
             turns.append(EncodedTurn(
                 speaker=turn.speaker, text=text, pause_before_s=turn.pause_before_s, tags=turn.tags,
                 phonemes=phonemize(text, self.language) if self.phonemes else None,
                 backchannels=renumber_backchannels(turn.backchannels, turn.text)))
         return EncodedText(dialogue=dialogue, turns=tuple(turns), encoder=self.name,
                            info={"language": self.language})
-
-    def _check_readable(self, text: str, turn: Turn, who: str, number: int) -> None:
-        """A turn the voices would skip, spell out letter by letter ("Chinese letter") or fail on is the
-        user's to rewrite, with its line named; the built-in voices read English in Latin letters."""
-        place = {"line": turn.line} if turn.line else {"where": f"turn {number}"}
-        if self.language.startswith("en"):
-            foreign = next((w for w in turn.text.split() if any(map(_foreign, w))), None)  # as written
-            if foreign:
-                raise ScriptError(f"the turn of {who} has words the built-in voices cannot read, such as {foreign!r}: "
-                                  "they read English", **place,
-                                  fix="Write the turn in English, or use a speech engine that speaks its language.")
-        if not any(ch.isalnum() for ch in text):
-            hint = "; emoji are not read aloud" if _EMOJI.search(turn.text) else ""
-            raise ScriptError(f"the turn of {who} has no words to say{hint}", **place,
-                              fix="Write at least one word; for a silence, put [pause:1s] between two turns.")
 
     def describe(self) -> dict:
         return super().describe() | {"language": self.language}

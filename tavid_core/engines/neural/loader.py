@@ -1,0 +1,166 @@
+"""Building neural engines from TAVID checkpoints.
+
+The speech side is four blocks that only work together (the speech model reads the text encoder's
+embeddings and the speaker mapper's voices, the vocoder its mels), so a checkpoint's speech blocks
+must be complete; they may come from one bundle or from several files (`tavid train` writes one per
+task; a block in a later file replaces the same block of an earlier one, so a speaker-mapper run's
+file, which also carries the frozen speech model, can follow the speech run's). Blocks a checkpoint
+lacks on the face side come from the built-in engines.
+
+Every file carries the `SpeechSideConfig` it was trained with under `tavid_config["speech"]`; files
+of one run must agree on it. Tensors are checked by name and shape against the networks that
+configuration builds before any weight is read.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ...checkpoints import BLOCK_NAMES, CheckpointInfo, check_shapes, inspect_checkpoint
+from ...errors import EngineUnavailableError, TavidError
+from ..protocols import EngineSet
+from .configs import SpeechSideConfig
+from .dit import SpeechDiT
+from .inference import precision_for
+from .speaker_mapper import FaceEncoder, NeuralSpeakerMapper, VoiceEncoder
+from .speech_generator import NeuralSpeechGenerator
+from .text_encoder import NeuralTextEncoder, TextEncoderNet
+from .tokens import VOCAB_VERSION, Tokenizer, vocab_fingerprint
+from .vocoder import Vocoder
+
+SPEECH_BLOCKS = ("text_encoder", "speech_model", "vocoder", "speaker_mapper")
+FACE_BLOCKS = ("motion_mapper", "face_model")
+SPEECH_SECTION = "speech"  # the key of the SpeechSideConfig in tavid_config
+# the parts of a SpeechSideConfig each block is built from (and must agree on when files are combined)
+BLOCK_SECTIONS = {"text_encoder": ("text",), "speech_model": ("mel", "text", "dit"), "vocoder": ("mel", "vocoder"),
+                  "speaker_mapper": ("mel", "speaker")}
+
+
+class SpeakerMapperNet(nn.Module):
+    """The speaker mapper's two encoders as one block: `face` (photo -> voice) and `voice` (recording -> voice)."""
+
+    def __init__(self, config: SpeechSideConfig):
+        super().__init__()
+        self.face = FaceEncoder(config.speaker)
+        self.voice = VoiceEncoder(config.speaker, config.mel.n_mels)
+
+
+def speech_networks(config: SpeechSideConfig) -> dict[str, nn.Module]:
+    """Freshly initialised networks of every speech block, by block name."""
+    return {
+        "text_encoder": TextEncoderNet(config.text, Tokenizer(config.text.tokens).vocab_size),
+        "speech_model": SpeechDiT(config.dit, config.mel.n_mels),
+        "vocoder": Vocoder(config.vocoder, config.mel),
+        "speaker_mapper": SpeakerMapperNet(config),
+    }
+
+
+def speech_metadata(config: SpeechSideConfig) -> dict:
+    """The `tavid_config` of a speech-side checkpoint: the configuration and the text vocabulary it was
+    trained with (a vocabulary change would silently scramble the text encoder's input)."""
+    return {SPEECH_SECTION: config.to_dict(), "vocabulary": {"version": VOCAB_VERSION, "fingerprint": vocab_fingerprint()}}
+
+
+def _speech_config(info: CheckpointInfo) -> SpeechSideConfig:
+    name = os.path.basename(info.path)
+    if "lora" in info.config:
+        raise TavidError("it is a LoRA, a change to a speech model rather than a model of its own", where=name,
+                         fix="Load it with the TAVID LoRA Loader (tavid generate --lora) on top of its speech model.")
+    if SPEECH_SECTION not in info.config:
+        raise TavidError("it holds speech networks but not the configuration they were trained with", where=name,
+                         fix="Use a checkpoint written by `tavid train` or `tavid bundle`.")
+    vocabulary = info.config.get("vocabulary", {})
+    if vocabulary.get("fingerprint") not in (None, vocab_fingerprint()):
+        raise TavidError(f"its text encoder was trained on text vocabulary version {vocabulary.get('version')}, this "
+                         f"version of ComfyUI-TAVID has version {VOCAB_VERSION}", where=name,
+                         fix="Use the version of ComfyUI-TAVID the checkpoint was made with, or train it again.")
+    return SpeechSideConfig.from_dict(info.config[SPEECH_SECTION], where=f"{name} {SPEECH_SECTION} settings")
+
+
+def _load_block(network: nn.Module, block: str, info: CheckpointInfo, config: SpeechSideConfig) -> None:
+    from safetensors import safe_open
+    prefix = block + "."
+    expected = {prefix + k: tuple(v.shape) for k, v in network.state_dict().items()}
+    check_shapes(expected, info, by=f"the {config.name} configuration's {BLOCK_NAMES[block]}")
+    with safe_open(info.path, framework="pt") as f:
+        state = {key[len(prefix):]: f.get_tensor(key) for key in f.keys() if key.startswith(prefix)}
+    extra = sorted(set(state) - {k[len(prefix):] for k in expected})
+    if extra:
+        raise TavidError(f"it has tensors the {BLOCK_NAMES[block]} does not: {', '.join(extra[:3])}",
+                         where=os.path.basename(info.path), fix="Use the checkpoint made for this version.")
+    network.load_state_dict(state)
+
+
+def load_speech_networks(paths: Sequence[str]) -> tuple[SpeechSideConfig, dict[str, nn.Module]] | None:
+    """The configuration and trained networks of the speech blocks in `paths` (a later file's block replaces
+    an earlier one's), or None when no file holds a speech block. Blocks no file holds are missing."""
+    infos = [inspect_checkpoint(p) for p in paths]
+    holders = {b: [i for i in infos if b in i.blocks] for b in SPEECH_BLOCKS}
+    if not any(holders.values()):
+        return None
+    chosen = {b: files[-1] for b, files in holders.items() if files}
+    configs = {b: _speech_config(info) for b, info in chosen.items()}
+    # the speech model's file rules (it holds the duration rule measured on its data); every other block
+    # must agree with it on the settings that block is built from
+    config = configs.get("speech_model") or next(iter(configs.values()))
+    for block, other in configs.items():
+        differ = [s for s in BLOCK_SECTIONS[block] if getattr(other, s) != getattr(config, s)]
+        if differ:
+            raise TavidError(f"its {BLOCK_NAMES[block]} was trained with other {' and '.join(differ)} settings than "
+                             "the rest", where=os.path.basename(chosen[block].path),
+                             fix="Use blocks trained with one configuration (the same --config).")
+    networks = speech_networks(config)
+    for block in SPEECH_BLOCKS:
+        if block in chosen:
+            _load_block(networks[block], block, chosen[block], config)
+        else:
+            del networks[block]
+    return config, networks
+
+
+def load_speech_side(paths: Sequence[str], *, dtype: str = "auto", device: torch.device | None = None
+                     ) -> dict[str, object] | None:
+    """The three neural speech engines stored in `paths`, by block, or None when no file holds speech blocks."""
+    loaded = load_speech_networks(paths)
+    if loaded is None:
+        return None
+    config, networks = loaded
+    missing = [b for b in SPEECH_BLOCKS if b not in networks]
+    if missing:
+        raise EngineUnavailableError(
+            "the neural speech side needs the text encoder, speech model, vocoder and speaker mapper together; "
+            f"missing: {', '.join(BLOCK_NAMES[b] for b in missing)}", where=", ".join(os.path.basename(p) for p in paths),
+            fix="Train the missing blocks (tavid train) and join them with `tavid bundle`.")
+    for network in networks.values():
+        network.eval().requires_grad_(False)
+    precision = precision_for(dtype, device or torch.device("cpu"))
+    mapper = networks["speaker_mapper"]
+    return {
+        "text_encoder": NeuralTextEncoder(networks["text_encoder"], Tokenizer(config.text.tokens), config.text),
+        "speech_model": NeuralSpeechGenerator(networks["speech_model"], networks["vocoder"], config, precision),
+        "speaker_mapper": NeuralSpeakerMapper(mapper.face, mapper.voice, config.speaker, config.mel),
+    }
+
+
+def load_neural_engines(paths: Sequence[str], *, dtype: str = "auto", device: torch.device | None = None) -> EngineSet:
+    """Every engine a set of checkpoints provides; the built-in engines fill the blocks they lack."""
+    from ..builtin import load_builtin_engines
+    infos = [inspect_checkpoint(p) for p in paths]
+    face = [b for b in FACE_BLOCKS if any(b in i.blocks for i in infos)]
+    if face:
+        raise EngineUnavailableError(f"the checkpoint holds a {BLOCK_NAMES[face[0]]}, and this version has no neural "
+                                     "face side to run it yet", where=", ".join(os.path.basename(p) for p in paths),
+                                     fix="Use a checkpoint of the speech side, or the built-in engines.")
+    speech = load_speech_side(paths, dtype=dtype, device=device)
+    if speech is None:
+        name = ", ".join(os.path.basename(p) for p in paths)
+        raise TavidError("the file holds no TAVID networks: none of its tensors belongs to a TAVID block, so it is "
+                         "a checkpoint of another kind of model", where=name,
+                         fix="Move it to the folder of the model it is for, and pick a TAVID checkpoint here.")
+    builtin = load_builtin_engines()
+    return EngineSet(text_encoder=speech["text_encoder"], speech_model=speech["speech_model"],
+                     speaker_mapper=speech["speaker_mapper"], motion_mapper=builtin.motion_mapper,
+                     face_model=builtin.face_model)
