@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tavid_core.errors import TavidError  # noqa: F401  (the type the tables speak of)
+from tavid_core.runtime import StandaloneRuntime
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,25 @@ def leaves_nothing_new(folder: str):
     yield
     left = files_under(folder) - before
     assert not left, f"left behind: {sorted(left)}"
+
+
+class Interrupted(Exception):
+    """Stands in for ComfyUI's InterruptProcessingException."""
+
+
+class InterruptingRuntime(StandaloneRuntime):
+    """Raises at the `after`-th interruption check whose progress bar is named `stage`."""
+
+    def __init__(self, stage: str, after: int):
+        super().__init__(device="cpu", quiet=True)
+        self.stage, self.after, self._current = stage, after, None
+
+    def steps(self, items, total, desc):
+        self._current = desc
+        return super().steps(items, total, desc)
+
+    def check_interrupt(self):
+        if self._current == self.stage:
+            self.after -= 1
+            if self.after <= 0:
+                raise Interrupted()

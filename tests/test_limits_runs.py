@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import SHORT_SCRIPT
-from reliability import Row, check_row, clear_error, leaves_nothing_new, rows_as_params
+from reliability import (Interrupted, InterruptingRuntime, Row, check_row, clear_error, leaves_nothing_new,
+                         rows_as_params)
 from tavid_core.dialogue import parse_script
 from tavid_core.engines.protocols import SamplerSettings
 from tavid_core.pipeline import GenerateSettings, TavidPipeline
@@ -77,28 +78,6 @@ def test_the_limit_also_holds_on_the_speech_itself(pipeline, faces, tmp_path):
 
 def pipeline_faces(faces):
     return faces["grace_hopper"], faces["astronaut"]
-
-
-class Interrupted(Exception):
-    """Stands in for ComfyUI's InterruptProcessingException."""
-
-
-class InterruptingRuntime(StandaloneRuntime):
-    """Raises at the `after`-th interruption check whose progress bar is named `stage`."""
-
-    def __init__(self, stage: str, after: int):
-        super().__init__(device="cpu", quiet=True)
-        self.stage, self.after, self._current = stage, after, None
-
-    def steps(self, items, total, desc):
-        self._current = desc
-        return super().steps(items, total, desc)
-
-    def check_interrupt(self):
-        if self._current == self.stage:
-            self.after -= 1
-            if self.after <= 0:
-                raise Interrupted()
 
 
 @pytest.mark.parametrize("stage", ["speech", "frames"])

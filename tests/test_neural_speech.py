@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import SHORT_SCRIPT
-from reliability import clear_error
+from reliability import Interrupted, InterruptingRuntime, clear_error
 from tavid_core.checkpoints import load_engines
 from tavid_core.dialogue import parse_script
 from tavid_core.engines.neural.dit import generate
@@ -157,19 +157,26 @@ def test_blocks_trained_with_other_settings_are_refused(tiny_speech, tmp_path):
                 "speech.safetensors")
 
 
-def test_tavid_generate_with_trained_engines(tiny_speech, tmp_path, capsys):
-    from tavid_core.cli import main
+def test_tavid_generate_with_trained_engines_is_the_same_in_two_processes(tiny_speech, tmp_path):
+    import subprocess
+    import sys
+    from tavid_core.media import read_video
     (tmp_path / "talk.txt").write_text(SHORT_SCRIPT, encoding="utf-8")
-    output = tmp_path / "talk.mp4"
-    assert main(["generate", "--engines", str(tiny_speech["bundle"]), "--script", str(tmp_path / "talk.txt"),
-                 "-o", str(output), "--size", "96", "--device", "cpu", "-q"]) == 0
+    decoded = []
+    for name in ("talk", "again"):
+        done = subprocess.run([sys.executable, "-m", "tavid_core.cli", "generate", "--engines", str(tiny_speech["bundle"]),
+                               "--script", str(tmp_path / "talk.txt"), "-o", str(tmp_path / f"{name}.mp4"),
+                               "--size", "96", "--device", "cpu", "--seed", "3", "-q"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        decoded.append(read_video(str(tmp_path / f"{name}.mp4")))
     report = json.loads((tmp_path / "talk.json").read_text())
     assert report["engines"]["speech_model"]["family"] == "neural"
     assert report["engines"]["face_model"]["family"] == "builtin"
     assert [v["engine"] for v in report["voices"]] == ["neural", "neural"]
-    from tavid_core.media import read_video
-    frames, fps, audio, rate = read_video(str(output))
+    (frames, fps, audio, rate), (frames_again, _, audio_again, _) = decoded
     assert len(frames) == report["frames"] and abs(audio.shape[-1] / rate - len(frames) / fps) < 0.05
+    assert np.array_equal(frames, frames_again) and np.array_equal(audio, audio_again)
 
 
 def test_the_checkpoint_loader_node_runs_the_graph(pack, tiny_speech, models_dir, faces):
@@ -188,3 +195,33 @@ def test_the_checkpoint_loader_node_runs_the_graph(pack, tiny_speech, models_dir
     motion_a = nodes_motion.MotionMapper.execute(motion_mapper=mm, speech=speech, fps=25.0).args[0]
     frames = nodes_face.FaceSampler.execute(face_model=fm, image=images[0], motion=motion_a, size=64)[0]
     assert audio["sample_rate"] == 24000 and frames.shape == (speech.num_frames(25.0), 64, 64, 3)
+
+
+def test_an_interrupt_inside_the_sampler_stops_at_once_and_the_next_run_is_whole(neural, faces, neural_speech):
+    """The ODE checks for a cancel at every step; after one, the same engines give the uninterrupted result."""
+    interrupting = InterruptingRuntime("speech", after=3)  # the third check: inside the first turn's sampling
+    with pytest.raises(Interrupted):
+        speak(neural, interrupting, faces, seed=5)
+    assert interrupting.after == 0
+    again = speak(neural, InterruptingRuntime("none", after=1), faces, seed=5)
+    assert np.array_equal(again.tracks, neural_speech.tracks)
+
+
+def test_out_of_memory_while_speaking_says_what_to_lower(neural, runtime, faces, monkeypatch):
+    import tavid_core.engines.neural.speech_generator as speech_generator
+
+    def no_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+
+    monkeypatch.setattr(speech_generator, "generate", no_memory)
+    clear_error(lambda: speak(neural, runtime, faces, seed=5),
+                ("out of memory on cpu generating turn 1", "split long turns", "fp16 or bf16"), "steps")
+
+
+def test_a_lora_given_as_a_checkpoint_is_pointed_to_the_lora_loader(tiny_speech, tmp_path):
+    from tavid_core.engines.neural.lora import add_lora, save_lora
+    config, networks = load_speech_networks([str(tiny_speech["bundle"])])
+    add_lora(networks["speech_model"], rank=2)
+    path = tmp_path / "style.safetensors"
+    save_lora(str(path), networks["speech_model"], config, rank=2)
+    clear_error(lambda: load_engines(str(path)), ("it is a lora", "tavid lora loader"), "style.safetensors")

@@ -139,7 +139,8 @@ def load_speech_side(paths: Sequence[str], *, dtype: str = "auto", device: torch
     precision = precision_for(dtype, device or torch.device("cpu"))
     mapper = networks["speaker_mapper"]
     return {
-        "text_encoder": NeuralTextEncoder(networks["text_encoder"], Tokenizer(config.text.tokens), config.text),
+        "text_encoder": NeuralTextEncoder(networks["text_encoder"], Tokenizer(config.text.tokens), config.text,
+                                          precision),
         "speech_model": NeuralSpeechGenerator(networks["speech_model"], networks["vocoder"], config, precision),
         "speaker_mapper": NeuralSpeakerMapper(mapper.face, mapper.voice, config.speaker, config.mel),
     }

@@ -11,7 +11,6 @@ which pad a batch and return the current turns' embeddings with gradients.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ from ...types import Dialogue, EncodedText, EncodedTurn, Turn
 from ..builtin.text_encoder import check_readable, normalize_text, renumber_backchannels
 from ..protocols import TextEncoder
 from .configs import TextEncoderConfig
+from .inference import autocast
 from .layers import ConvNeXtBlock, masked
 from .tokens import PAD, SPACE, VOCAB_VERSION, Tokenizer, vocab_fingerprint
 
@@ -152,7 +152,8 @@ class NeuralTextEncoder(TextEncoder):
     name = "tavid-text"
     family = "neural"
 
-    def __init__(self, net: TextEncoderNet, tokenizer: Tokenizer, cfg: TextEncoderConfig):
+    def __init__(self, net: TextEncoderNet, tokenizer: Tokenizer, cfg: TextEncoderConfig,
+                 precision: torch.dtype = torch.float32):
         if cfg.tokens != tokenizer.kind:
             raise TavidError(f"the network reads {cfg.tokens} tokens but the tokenizer makes {tokenizer.kind} "
                              "tokens", where="text encoder")
@@ -163,6 +164,7 @@ class NeuralTextEncoder(TextEncoder):
         self.net = net.eval()
         self.tokenizer = tokenizer
         self.cfg = cfg
+        self.precision = precision
 
     @classmethod
     def build(cls, cfg: TextEncoderConfig, language: str = "en-us", seed: int = 0) -> "NeuralTextEncoder":
@@ -222,9 +224,7 @@ class NeuralTextEncoder(TextEncoder):
 
     def _run(self, batch: list[TurnInputs], runtime: Runtime) -> list[np.ndarray]:
         device = runtime.device
-        half = runtime.dtype in (torch.float16, torch.bfloat16) and device.type == "cuda"
-        autocast = torch.autocast(device.type, dtype=runtime.dtype) if half else contextlib.nullcontext()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(device, self.precision):
             out = self.net(*collate(batch, device)).float().cpu().numpy()
         return [np.ascontiguousarray(out[b, row.current], np.float32) for b, row in enumerate(batch)]
 

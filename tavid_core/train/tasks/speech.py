@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...engines.builtin.text_encoder import normalize_text
 from ...engines.neural.configs import SpeechSideConfig
 from ...engines.neural.dit import training_loss
 from ...engines.neural.inference import seeded
@@ -29,7 +30,6 @@ from ...engines.neural.mel import LogMel
 from ...engines.neural.text_encoder import collate as collate_text
 from ...engines.neural.text_encoder import turn_inputs
 from ...engines.neural.tokens import Tokenizer
-from ...engines.builtin.text_encoder import normalize_text
 from ...errors import TavidError
 from ..clips import load_clip_audio
 from ..manifest import ClipRecord, speaker_ids
