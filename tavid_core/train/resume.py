@@ -24,9 +24,9 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from ..checkpoints import read_header
+from ..checkpoints import read_header, write_checkpoint
 from ..errors import TavidError
-from ..output_files import disk_error, partial_path, remove_quietly
+from ..output_files import remove_quietly
 from .ema import EMA
 
 RESUME_FILE = "resume.safetensors"
@@ -47,36 +47,6 @@ class LoopState:
 
 
 # ------------------------------------------------------------------------------------ writing files
-def _for_file(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """CPU, contiguous, and no two names on one storage (safetensors refuses tied tensors)."""
-    out, seen = {}, set()
-    for name, tensor in tensors.items():
-        t = tensor.detach().to("cpu").contiguous()
-        if t.numel() and t.untyped_storage().data_ptr() in seen:
-            t = t.clone()
-        if t.numel():
-            seen.add(t.untyped_storage().data_ptr())
-        out[name] = t
-    return out
-
-
-def save_atomic(path: str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    """Write a safetensors file under a temporary name and rename it into place once complete, so an
-    interrupted or failed save leaves the previous file (or none), never a partial one."""
-    temp = partial_path(path)
-    try:
-        safetensors.torch.save_file(_for_file(tensors), temp, metadata=metadata)
-        with open(temp, "rb+") as f:  # on disk before the rename, so a power cut cannot expose a torn file
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except OSError as e:
-        remove_quietly(temp)
-        raise disk_error(e, path) from None
-    except BaseException:
-        remove_quietly(temp)
-        raise
-
-
 def remove_stale_partials(folder: str) -> None:
     """Temporary files a killed process could not remove (SIGKILL, power loss)."""
     for path in glob.glob(os.path.join(folder, ".*.partial.safetensors")):
@@ -157,7 +127,7 @@ def save_resume(path: str, *, block: str, config: dict, loop: LoopState, modules
     meta = {"format": FORMAT, "block": block, "step": loop.step, "epoch": loop.epoch, "position": loop.position,
             "ema_updates": ema.updates, "optimizers": optim_meta, "scaler": scaler.state_dict(), "config": config,
             **(extra or {})}
-    save_atomic(path, tensors, {META_KEY: json.dumps(meta)})
+    write_checkpoint(path, tensors, {META_KEY: json.dumps(meta)})
 
 
 def _expected(prefix: str, modules: dict[str, nn.Module]) -> dict[str, tuple[int, ...]]:

@@ -27,11 +27,12 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from ..checkpoints import write_checkpoint
 from ..errors import TavidError
 from ..output_files import check_output_path
 from .distributed import DistContext, setup_distributed
 from .ema import EMA
-from .resume import RESUME_FILE, LoopState, load_resume, remove_stale_partials, save_atomic, save_resume
+from .resume import RESUME_FILE, LoopState, load_resume, remove_stale_partials, save_resume
 from .task import TrainTask
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -432,7 +433,7 @@ class Trainer:
                     ema=ema, critics=critics, optimizers=optimizers, scaler=scaler, extra={"settings": train})
         tensors = ema.state_dicts(modules)
         tensors |= {f"{block}.{n}": t for block, m in frozen.items() for n, t in m.state_dict().items()}
-        save_atomic(self.final_path, tensors, {"tavid_config": json.dumps(self.task.config()),
+        write_checkpoint(self.final_path, tensors, {"tavid_config": json.dumps(self.task.config()),
                                                "tavid_train": json.dumps(train)})
 
     @staticmethod
