@@ -41,14 +41,19 @@ class PeriodDiscriminator(nn.Module):
         extra = (-n) % self.period
         if extra:
             wave = F.pad(wave[:, None], (0, extra), mode="reflect" if extra < n else "constant")[:, 0]
-        x = wave.reshape(b, 1, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), SLOPE)
-            features.append(x)
-        x = self.post(x)
+        return run_stack(self.convs, self.post, wave.reshape(b, 1, -1, self.period))
+
+
+def run_stack(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A discriminator's convolutions with leaky ReLUs, then its output layer: the logits and every layer's
+    output (the feature maps feature matching compares)."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), SLOPE)
         features.append(x)
-        return x.flatten(1), features
+    x = post(x)
+    features.append(x)
+    return x.flatten(1), features
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -69,14 +74,7 @@ class ResolutionDiscriminator(nn.Module):
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         # log(1 + |S|) keeps quiet and loud bins on a comparable scale for the convolutions
         x = torch.log1p(stft_magnitude(wave, self.n_fft, self.hop, self.window))[:, None]
-        x = x.to(self.post.bias.dtype)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), SLOPE)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return run_stack(self.convs, self.post, x.to(self.post.bias.dtype))
 
 
 class MultiPeriodDiscriminator(nn.Module):
