@@ -1,6 +1,6 @@
 """Frame-level acoustic features of speech: loudness and pitch, vectorised numpy.
 
-Used by the built-in speech engine (Speech.features), the speaker mapper (pitch of a reference
+Used by every speech engine (the named Speech.features), the speaker mapper (pitch of a reference
 recording) and, later, evaluation.
 """
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 SILENCE_DB = -60.0
+SPEECH_FEATURES = ("energy", "pitch", "voiced")  # the named Speech.features every speech engine provides
 _BLOCK = 2048  # frames processed at once, so hours of audio never make one huge array
 
 
@@ -81,3 +82,13 @@ def active_span(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, ma
     start = max(0, int(loud[0] * hop - hop) - margin)
     stop = min(len(audio), int((loud[-1] + 1) * hop + hop) + margin)
     return start, stop
+
+
+def speech_features(track: np.ndarray, sample_rate: int, rate: float) -> np.ndarray:
+    """[T, 3] at `rate` Hz: energy (0 silent .. 1 full scale), pitch (octaves above 100 Hz, 0 unvoiced),
+    voiced (0/1)."""
+    energy = np.clip((energy_db(track, sample_rate, rate) + 60.0) / 60.0, 0.0, 1.0)
+    f0 = pitch_hz(track, sample_rate, rate)
+    voiced = (f0 > 0).astype(np.float32)
+    pitch = np.where(f0 > 0, np.log2(np.maximum(f0, 1.0) / 100.0), 0.0)
+    return np.stack([energy, pitch, voiced], axis=1).astype(np.float32)

@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 
-from ...audio_features import energy_db, pitch_hz
+from ...audio_features import SPEECH_FEATURES, speech_features
 from ...errors import EngineUnavailableError, TavidError
 from ...runtime import Runtime
 from ...types import Backchannel, EncodedText, EncodedTurn, Speech, Voice
@@ -18,20 +18,9 @@ from .tts.catalog import VoiceCatalog, espeak_voice_id, voice_info
 
 log = logging.getLogger("tavid")
 
-FEATURE_NAMES = ("energy", "pitch", "voiced")
 FEATURE_RATE = 100.0
 # Stand-ins when a neural voice cannot load: an espeak voice of similar pitch.
 _FALLBACK = {"joe": "espeak:en-us+m3", "heart": "espeak:en-us+f3"}
-
-
-def speech_features(track: np.ndarray, sample_rate: int, rate: float = FEATURE_RATE) -> np.ndarray:
-    """[T, 3] at `rate` Hz: energy (0 silent .. 1 full scale), pitch (octaves above 100 Hz, 0 unvoiced),
-    voiced (0/1)."""
-    energy = np.clip((energy_db(track, sample_rate, rate) + 60.0) / 60.0, 0.0, 1.0)
-    f0 = pitch_hz(track, sample_rate, rate)
-    voiced = (f0 > 0).astype(np.float32)
-    pitch = np.where(f0 > 0, np.log2(np.maximum(f0, 1.0) / 100.0), 0.0)
-    return np.stack([energy, pitch, voiced], axis=1).astype(np.float32)
 
 
 class BuiltinSpeechGenerator(SpeechGenerator):
@@ -101,10 +90,10 @@ class BuiltinSpeechGenerator(SpeechGenerator):
         sr = self.sample_rate
         placed = lay_out(text, speak, speak_backchannel, sample_rate=sr, seed=seed, runtime=runtime)
         tracks = mix_tracks(placed, sr)
-        features = np.stack([speech_features(tracks[s], sr) for s in (0, 1)])
+        features = np.stack([speech_features(tracks[s], sr, FEATURE_RATE) for s in (0, 1)])
         resolved = tuple(v.with_preset(n) for v, n in zip(voices, names))
         return Speech(sample_rate=sr, tracks=tracks, timeline=segments(placed), features=features,
-                      feature_rate=FEATURE_RATE, feature_names=FEATURE_NAMES, voices=resolved)
+                      feature_rate=FEATURE_RATE, feature_names=SPEECH_FEATURES, voices=resolved)
 
     def describe(self) -> dict:
         return super().describe() | {"sample_rate": self.sample_rate}

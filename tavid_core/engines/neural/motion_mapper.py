@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...audio_features import SPEECH_FEATURES
 from ...errors import TavidError
 from ...runtime import Runtime
 from ...types import EXPR_CHANNELS, POSE_CHANNELS, Motion, Speech
@@ -57,8 +58,7 @@ from .layers import ConvPositionEmbedding, DiTBlock, FinalAdaNorm, TimestepEmbed
 
 log = logging.getLogger("tavid")
 
-NAMED_SPEECH = ("energy", "pitch", "voiced")
-INPUT_NAMES = NAMED_SPEECH + ("speaking", "has_hidden")  # the named input columns, then the hidden ones
+INPUT_NAMES = SPEECH_FEATURES + ("speaking", "has_hidden")  # the named input columns, then the hidden ones
 ENERGY, SPEAKING, HAS_HIDDEN = 0, 3, 4
 JAW = len(POSE_CHANNELS) + EXPR_CHANNELS.index("jaw_open")   # column of jaw_open in the motion vector
 UNIT_EXPR = ("jaw_open", "mouth_round", "smile", "blink_left", "blink_right")   # 0..1; the others are -1..1
@@ -178,8 +178,8 @@ def speech_inputs(speech: Speech, cfg: MotionMapperConfig, frames: int | None = 
     docstring); `frames` defaults to `speech.num_frames(cfg.fps)`."""
     frames = speech.num_frames(cfg.fps) if frames is None else frames
     out = np.zeros((2, frames, cfg.feature_width), np.float32)
-    named = [i for i, n in enumerate(NAMED_SPEECH) if n in speech.feature_names]
-    columns = [speech.feature_names.index(NAMED_SPEECH[i]) for i in named]
+    named = [i for i, n in enumerate(SPEECH_FEATURES) if n in speech.feature_names]
+    columns = [speech.feature_names.index(SPEECH_FEATURES[i]) for i in named]
     hidden = hidden_columns(speech, cfg.hidden_dim)
     for person in (0, 1):
         if columns:

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ...audio_features import active_span
+from ...audio_features import SPEECH_FEATURES, active_span, speech_features
 from ...errors import TavidError
 from ...runtime import Runtime
 from ...types import Backchannel, EncodedText, EncodedTurn, Speech, Voice
-from ..builtin.speech import FEATURE_NAMES as NAMED_FEATURES
-from ..builtin.speech import speech_features
 from ..builtin.tts.base import Utterance
 from ..protocols import SpeechGenerator, is_out_of_memory, release_memory
 from ..timeline import backchannel_seed, lay_out, mix_tracks, segments, trim_and_level
@@ -119,7 +117,7 @@ class NeuralSpeechGenerator(SpeechGenerator):
         features = self._features(tracks, placed, spoken)
         hidden = tuple(f"hidden_{k}" for k in range(self.config.dit.dim))
         return Speech(sample_rate=sr, tracks=tracks, timeline=segments(placed), features=features,
-                      feature_rate=self.feature_rate, feature_names=NAMED_FEATURES + hidden, voices=voices)
+                      feature_rate=self.feature_rate, feature_names=SPEECH_FEATURES + hidden, voices=voices)
 
     def _speak(self, text: np.ndarray, voice: Voice, prompt: _Spoken | None, generator: torch.Generator,
                sampling: tuple[int, str, float, float], runtime: Runtime, what: str) -> _Spoken:
