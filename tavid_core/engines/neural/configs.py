@@ -19,6 +19,22 @@ PRESETS = ("tiny", "small", "base")
 C = TypeVar("C")
 
 
+class SavedConfig:
+    """What a configuration saved in checkpoints can do: to JSON and back, strictly."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[C], data: dict, where: str = "config") -> C:
+        return build(cls, data, where)
+
+
+def check_preset(preset: str) -> None:
+    if preset not in PRESETS:
+        raise TavidError(f"unknown configuration {preset!r}", where="--config", fix=f"Use one of {', '.join(PRESETS)}.")
+
+
 @dataclass(frozen=True)
 class MelConfig:
     """Log-mel spectrogram shared by the speech generator, the vocoder and the voice encoder."""
@@ -80,7 +96,7 @@ class SpeakerMapperConfig:
 
 
 @dataclass(frozen=True)
-class SpeechSideConfig:
+class SpeechSideConfig(SavedConfig):
     """Everything the speech side needs: one per checkpoint."""
 
     name: str = "base"
@@ -104,12 +120,6 @@ class SpeechSideConfig:
             raise TavidError(f"feature_layer {self.dit.feature_layer} is not one of the {self.dit.depth} blocks",
                              where=f"config {self.name}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict, where: str = "config") -> "SpeechSideConfig":
-        return build(cls, data, where)
 
 
 def build(cls: type[C], data: Any, where: str) -> C:
@@ -142,8 +152,7 @@ def build(cls: type[C], data: Any, where: str) -> C:
 
 def speech_config(preset: str) -> SpeechSideConfig:
     """One of the PRESETS."""
-    if preset not in PRESETS:
-        raise TavidError(f"unknown configuration {preset!r}", where="--config", fix=f"Use one of {', '.join(PRESETS)}.")
+    check_preset(preset)
     if preset == "tiny":
         return SpeechSideConfig(
             name="tiny",

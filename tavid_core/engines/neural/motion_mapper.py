@@ -39,7 +39,7 @@ and the two versions of the overlap are cross-faded, so only one window's tensor
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -51,7 +51,7 @@ from ...errors import TavidError
 from ...runtime import Runtime
 from ...types import EXPR_CHANNELS, POSE_CHANNELS, Motion, Speech
 from ..protocols import MotionMapper, is_out_of_memory, release_memory
-from .configs import PRESETS, build
+from .configs import SavedConfig, check_preset
 from .flow import ODE_METHODS, StepCallback, flow_matching_loss, guided, rand, randn, solve, tile
 from .inference import autocast, seeded
 from .layers import ConvPositionEmbedding, DiTBlock, FinalAdaNorm, TimestepEmbedding, masked, rotary
@@ -78,7 +78,7 @@ MIN_SYNC_FRAMES = 8     # a row needs this many speaking frames for its correlat
 
 # --------------------------------------------------------------------------------------------- config
 @dataclass(frozen=True)
-class MotionMapperConfig:
+class MotionMapperConfig(SavedConfig):
     """The motion mapper's network and how it walks through time. Travels in the checkpoint's metadata."""
 
     name: str = "base"
@@ -114,18 +114,10 @@ class MotionMapperConfig:
     def motion_width(self) -> int:
         return len(POSE_CHANNELS) + len(EXPR_CHANNELS) + self.code_dim
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict, where: str = "config") -> "MotionMapperConfig":
-        return build(cls, data, where)
-
 
 def motion_config(preset: str) -> MotionMapperConfig:
     """One of the PRESETS; hidden_dim matches the speech DiT of the same preset (configs.speech_config)."""
-    if preset not in PRESETS:
-        raise TavidError(f"unknown configuration {preset!r}", where="--config", fix=f"Use one of {', '.join(PRESETS)}.")
+    check_preset(preset)
     if preset == "tiny":
         return MotionMapperConfig(name="tiny", window_frames=80, overlap_frames=16, dim=64, depth=2, heads=2,
                                   hidden_dim=64, conv_pos_kernel=7)
