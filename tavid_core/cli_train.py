@@ -52,7 +52,7 @@ def _init_networks(args, config):
 def _trained_networks(args, config, fill: bool = True):
     """The configuration the --init files were trained with, and their networks (with `fill`, untrained
     ones for the blocks the files lack)."""
-    from .engines.neural.loader import load_speech_networks, speech_networks
+    from .engines.neural.loader import SPEECH_BLOCKS, load_speech_networks, speech_networks
     loaded = load_speech_networks(args.init)
     if loaded is None:
         raise TavidError("the file holds no speech networks", where="--init")
@@ -60,7 +60,9 @@ def _trained_networks(args, config, fill: bool = True):
     if trained_config.name != config.name:
         raise TavidError(f"the file was trained with --config {trained_config.name}", where="--init",
                          fix=f"Train with --config {trained_config.name}, or start without --init.")
-    return trained_config, (speech_networks(trained_config) | networks) if fill else networks
+    if fill:
+        networks = speech_networks(trained_config, [b for b in SPEECH_BLOCKS if b not in networks]) | networks
+    return trained_config, networks
 
 
 def cmd_train(args) -> int:
