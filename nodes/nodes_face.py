@@ -5,7 +5,8 @@ import torch
 from comfy_api.latest import io
 
 from ..tavid_core.compose import LAYOUTS, canvas_size, compose, floor_holder, speaker_mask
-from ..tavid_core.engines.protocols import SAMPLERS, SCHEDULERS, SamplerSettings
+from ..tavid_core.engines.protocols import SamplerSettings
+from ..tavid_core.limits import SAMPLERS, SCHEDULERS
 from ..tavid_core.errors import TavidError
 from ..tavid_core.faces import SIDES, turn_toward
 from ..tavid_core.limits import SEED_RANGE
@@ -59,10 +60,9 @@ class FaceSampler(io.ComfyNode):
             face = face_model.prepare(photo, size=size, runtime=runtime, where="image")
             frames = frames_tensor(motion.num_frames, size, size)
             windows = range(0, motion.num_frames, WINDOW)
+            stream = face_model.render_chunks(face, motion, runtime=runtime, settings=settings, chunk=WINDOW)
             for start in runtime.steps(windows, len(windows), "face"):
-                chunk = motion.window(start, min(start + WINDOW, motion.num_frames))
-                put_frames(frames, start, face_model.render_fitting(face, chunk, runtime=runtime,
-                                                                     settings=settings))
+                put_frames(frames, start, next(stream))
         return io.NodeOutput(frames)
 
 

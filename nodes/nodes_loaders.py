@@ -49,9 +49,9 @@ class CheckpointLoader(io.ComfyNode):
             display_name="TAVID Checkpoint Loader",
             category=sockets.CATEGORY,
             description="Loads trained TAVID networks from a .safetensors checkpoint in models/tavid (from tavid "
-                        "train and tavid bundle): the neural text encoder, speech generator (with its vocoder) and "
-                        "speaker mapper. Blocks the checkpoint lacks (in this version: the motion mapper and face "
-                        "model) are the built-in ones.",
+                        "train and tavid bundle): any of the neural text encoder, speech generator (with its "
+                        "vocoder), speaker mapper, motion mapper and face model (with its VAE, or the Stable "
+                        "Diffusion VAE picked in `vae`). Blocks the checkpoint lacks are the built-in ones.",
             inputs=[
                 io.Combo.Input("ckpt_name", options=model_files(MODEL_FOLDER) or [NO_FILES],
                                tooltip="A checkpoint in ComfyUI/models/tavid (safetensors only)."),
@@ -82,11 +82,10 @@ class LoraLoader(io.ComfyNode):
             node_id="TAVIDLoraLoader",
             display_name="TAVID LoRA Loader",
             category=sockets.CATEGORY,
-            description="Applies a LoRA from models/tavid_loras to a neural speech model (from TAVID Checkpoint "
-                        "Loader); chain loaders to apply several. The model coming in stays as it is: the patched "
-                        "one is a copy (it adds the patched attention weights to memory). Built-in engines have no "
-                        "network to patch, and this version has no neural face model: with them, a strength other "
-                        "than 0 is an error.",
+            description="Applies a LoRA from models/tavid_loras to the neural face model or speech model it was "
+                        "made for (from TAVID Checkpoint Loader); chain loaders to apply several. The model coming in "
+                        "stays as it is: the patched one is a copy (it adds the patched attention weights to memory). "
+                        "Built-in engines have no network to patch: with them, a strength other than 0 is an error.",
             inputs=[
                 sockets.FaceModel.Input("face_model", optional=True, tooltip="The face model to patch."),
                 sockets.SpeechModel.Input("speech_model", optional=True, tooltip="The speech model to patch."),
@@ -117,17 +116,21 @@ class LoraLoader(io.ComfyNode):
                 cls._no_network(*connected[0])
             path = model_path(LORA_FOLDER, lora_name, "lora_name")
             info = load_lora(path, [field for _, field in connected])  # the file fits one of the connected models
-            for model, field in connected:  # a built-in model the LoRA is not for passes through
-                if field in info.blocks and model.family != "neural":
-                    cls._no_network(model, field)
-            if face_model is not None and "face_model" in info.blocks:
-                raise EngineUnavailableError(
-                    "the LoRA holds weights of the face model, and the neural face side is not in this version of "
-                    "ComfyUI-TAVID", where="face_model", fix="Set strength to 0, or remove the LoRA Loader.")
-            if speech_model is not None and "speech_model" in info.blocks:
-                from ..tavid_core.engines.neural.lora import apply_loras  # torch and peft only when a LoRA applies
-                speech_model = apply_loras(speech_model, [(path, strength)])
+            patched = {field: cls._patch(model, field, path, strength)
+                       for model, field in connected if field in info.blocks}  # the others pass through
+            face_model, speech_model = patched.get("face_model", face_model), patched.get("speech_model", speech_model)
         return io.NodeOutput(face_model, speech_model)
+
+    @classmethod
+    def _patch(cls, model, field: str, path: str, strength: float):
+        """`model` with the LoRA at `path` applied, when it is an engine that takes LoRAs."""
+        from ..tavid_core.engines.neural.lora import apply_loras  # torch and peft only when a LoRA applies
+        from ..tavid_core.engines.neural.lora_host import LoraHost, not_a_host
+        if model.family != "neural":
+            cls._no_network(model, field)
+        if not isinstance(model, LoraHost):
+            raise not_a_host(model, field)
+        return apply_loras(model, [(path, strength)])
 
     @staticmethod
     def _no_network(model, field: str):

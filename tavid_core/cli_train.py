@@ -1,42 +1,93 @@
 """The training commands of `tavid`:
 
-    tavid train speech|vocoder|speaker-mapper --config tiny|small|base --data MANIFEST.jsonl --steps N --out DIR
+    tavid train speech|vocoder|speaker-mapper --config tiny|small|base --data CLIPS.jsonl --steps N --out DIR
+    tavid train motion|vae|face --config tiny|small|base --data DYADIC.jsonl --steps N --out DIR
+                                [--size 128] [--fps 25] [--cache DIR]
+    tavid train face --init VAE.safetensors | --vae SD_VAE.safetensors ...
     tavid bundle OUT.safetensors IN.safetensors ...   join trained blocks into one checkpoint
     tavid demo-data --out DIR                         a tiny real data set made with the built-in voices
 
-Typical order: speech, then vocoder (independent of speech), then speaker-mapper --init the speech
-run's file; `tavid bundle` the three outputs and use the bundle with `tavid generate --engines`.
+Speech side, over a manifest of single-speaker clips (train/manifest.py): speech, then vocoder
+(independent of speech), then speaker-mapper --init the speech run's file; `tavid bundle` the three
+outputs and use the bundle with `tavid generate --engines`.
 `tavid train speech --init SPEECH.safetensors --lora-rank 8 ...` trains only a LoRA on the speech model's
 attention and writes DIR/speech_lora.safetensors, for the LoRA Loader node.
+
+Face side, over a manifest of two-person conversations (train/dyadic.py): each clip's videos are cut
+into face crops of --size pixels, landmarks and motion labels at --fps once, and kept in --cache
+(default DIR/cache) for later runs. `motion` trains the motion mapper (DIR/motion.safetensors), `vae`
+the face model's autoencoder (DIR/vae.safetensors, the `face_model` block with only its VAE), `face`
+the face denoiser on that frozen VAE (--init it) or on a Stable Diffusion VAE (--vae): DIR/face.safetensors,
+which renders on its own (it holds our VAE too). Typical order: vae, face, motion; bundle them with the
+speech side's files.
+
+Each `tavid train <task>` is one entry of TASKS: a function that reads the task's data from the
+command line's arguments and builds its TrainTask; the shared trainer does the rest.
 Under torchrun every process runs the same command (data parallel).
 """
 from __future__ import annotations
 
 import argparse
+import os
+from typing import TYPE_CHECKING, Callable
 
 from .errors import TavidError
 
-TASKS = ("speech", "vocoder", "speaker-mapper")
+if TYPE_CHECKING:  # torch is imported only when a command needs it
+    from .train.task import TrainTask
 
 
-def _task(args, config, records):
-    if args.lora_rank is not None and args.task != "speech":
-        raise TavidError(f"LoRAs are trained on the speech model only, not with tavid train {args.task}",
-                         where="--lora-rank", fix="Leave --lora-rank out, or train speech.")
-    if args.task == "speech":
-        from .train.tasks.speech import SpeechTask
-        if args.lora_rank is not None:
-            if not args.init:
-                raise TavidError("a LoRA is trained on top of a trained speech model", where="--init",
-                                 fix="Pass the speech run's checkpoint: --init runs/speech/speech.safetensors")
-            # the LoRA keeps the configuration (and duration rule) the speech model was trained with
-            trained_config, networks = _trained_networks(args, config, fill=False)  # every block must be trained
-            return SpeechTask(trained_config, records, seed=args.seed, start=networks, lora_rank=args.lora_rank)
+# ------------------------------------------------------------------------------------------ data
+def _clip_records(args, *, need_face: bool = False):
+    """The clips of a speech-side manifest."""
+    from .train.manifest import read_manifest
+    return read_manifest(args.data, need_face=need_face)
+
+
+def _dyadic_clips(args):
+    """The conversations of a dyadic manifest, prepared (or read from the cache) at --size and --fps."""
+    from .runtime import StandaloneRuntime
+    from .train.face_data import prepare_manifest
+    cache = args.cache or os.path.join(args.out, "cache")
+    # preprocessing is face detection and signal processing: the CPU, the same in every process
+    runtime = StandaloneRuntime(device="cpu", quiet=args.quiet)
+    return prepare_manifest(args.data, size=args.size, fps=args.fps, cache_dir=cache, runtime=runtime)
+
+
+def _no_init(args) -> None:
+    if args.init:
+        raise TavidError(f"tavid train {args.task} starts from new networks", where="--init",
+                         fix="Leave --init out.")
+
+
+# ---------------------------------------------------------------------------------- speech side
+def _speech_config(args):
+    from .engines.neural.configs import speech_config
+    return speech_config(args.config)
+
+
+def _speech_task(args) -> TrainTask:
+    from .train.tasks.speech import SpeechTask
+    config, records = _speech_config(args), _clip_records(args)
+    if args.lora_rank is None:
         return SpeechTask(config, records, seed=args.seed, start=_init_networks(args, config))
-    if args.task == "vocoder":
-        from .train.tasks.vocoder import VocoderTask
-        return VocoderTask(config, records, seed=args.seed, adversarial_from=args.adversarial_from)
+    if not args.init:
+        raise TavidError("a LoRA is trained on top of a trained speech model", where="--init",
+                         fix="Pass the speech run's checkpoint: --init runs/speech/speech.safetensors")
+    # the LoRA keeps the configuration (and duration rule) the speech model was trained with
+    trained_config, networks = _trained_networks(args, config, fill=False)  # every block must be trained
+    return SpeechTask(trained_config, records, seed=args.seed, start=networks, lora_rank=args.lora_rank)
+
+
+def _vocoder_task(args) -> TrainTask:
+    from .train.tasks.vocoder import VocoderTask
+    return VocoderTask(_speech_config(args), _clip_records(args), seed=args.seed,
+                       adversarial_from=args.adversarial_from)
+
+
+def _speaker_mapper_task(args) -> TrainTask:
     from .train.tasks.speaker_mapper import SpeakerMapperTask
+    config, records = _speech_config(args), _clip_records(args, need_face=True)
     networks = _init_networks(args, config)
     if networks is None or "speech_model" not in networks:
         raise TavidError("the speaker mapper learns from a trained speech model", where="--init",
@@ -65,16 +116,76 @@ def _trained_networks(args, config, fill: bool = True):
     return trained_config, networks
 
 
+# ------------------------------------------------------------------------------------ face side
+def _motion_task(args) -> TrainTask:
+    from .engines.neural.motion_mapper import motion_config
+    from .train.tasks.motion import MotionTask
+    _no_init(args)
+    config = motion_config(args.config)
+    return MotionTask(config, _dyadic_clips(args), seed=args.seed)
+
+
+def _vae_task(args) -> TrainTask:
+    from .engines.neural.face_vae import vae_config
+    from .train.tasks.vae import VaeTask, check_size
+    _no_init(args)
+    config = vae_config(args.config)
+    check_size(args.size, config)  # before the preprocessing, which takes a while
+    return VaeTask(config, _dyadic_clips(args), seed=args.seed)
+
+
+def _face_task(args) -> TrainTask:
+    """The face denoiser on a frozen VAE: ours (--init a vae run's file, or a face run's to continue it)
+    or a Stable Diffusion one (--vae)."""
+    import torch
+
+    from .checkpoints import inspect_checkpoint
+    from .engines.neural.face_denoiser import face_config
+    from .engines.neural.face_loader import DENOISER, load_face_model, load_face_vae
+    from .engines.neural.face_net import VAE_SECTION
+    from .engines.neural.face_vae import load_sd_vae
+    from .train.tasks.face import FaceTask
+    if bool(args.init) == bool(args.vae):
+        raise TavidError("the face model learns in the latent space of a trained VAE: give exactly one", where="--init",
+                         fix="--init runs/vae/vae.safetensors (tavid train vae), or --vae a Stable Diffusion VAE.")
+    if args.vae:
+        vae = load_sd_vae(args.vae)
+        config = face_config(args.config, vae=vae.kind, latent_channels=vae.latent_channels)
+        return FaceTask(config, vae, {"sd": vae.kind}, _dyadic_clips(args), seed=args.seed)
+    info = inspect_checkpoint(args.init[-1])
+    if any(k.startswith(DENOISER) for k in info.shapes):  # a face run: continue from its denoiser
+        model = load_face_model(info, torch.float32)
+        if model.config.name != args.config:
+            raise TavidError(f"the file was trained with --config {model.config.name}", where="--init",
+                             fix=f"Train with --config {model.config.name}.")
+        model.denoiser.requires_grad_(True)
+        return FaceTask(model.config, model.vae, info.config[VAE_SECTION], _dyadic_clips(args), seed=args.seed,
+                        denoiser=model.denoiser.train())
+    vae = load_face_vae(info)
+    config = face_config(args.config, latent_channels=vae.latent_channels)
+    return FaceTask(config, vae, vae.config.to_dict(), _dyadic_clips(args), seed=args.seed)
+
+
+TASKS: dict[str, Callable[[argparse.Namespace], TrainTask]] = {
+    "speech": _speech_task,
+    "vocoder": _vocoder_task,
+    "speaker-mapper": _speaker_mapper_task,
+    "motion": _motion_task,
+    "vae": _vae_task,
+    "face": _face_task,
+}
+
+
+# --------------------------------------------------------------------------------------- commands
 def cmd_train(args) -> int:
-    from .engines.neural.configs import speech_config
-    from .train.manifest import read_manifest
     from .train.trainer import Trainer, TrainSettings
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
                              precision=args.precision, save_every=args.save_every, seed=args.seed,
                              device=args.device, num_workers=args.num_workers)
-    config = speech_config(args.config)
-    records = read_manifest(args.data, need_face=args.task == "speaker-mapper")
-    task = _task(args, config, records)
+    if args.lora_rank is not None and args.task != "speech":
+        raise TavidError(f"LoRAs are trained on the speech model only, not with tavid train {args.task}",
+                         where="--lora-rank", fix="Leave --lora-rank out, or train speech.")
+    task = TASKS[args.task](args)
     result = Trainer(task, settings, args.out, quiet=args.quiet).run(resume=not args.restart)
     if result.final_path and not args.quiet:
         losses = result.losses
@@ -100,15 +211,17 @@ def cmd_demo_data(args) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     from .engines.neural.configs import PRESETS
-    train = sub.add_parser("train", help="train a block of the neural speech side",
-                           description="Train one TAVID block on a JSONL manifest (see the README, Training). "
-                                       "Writes DIR/<block>.safetensors (EMA weights, a TAVID checkpoint; "
-                                       "with --lora-rank DIR/speech_lora.safetensors, a LoRA), "
-                                       "DIR/resume.safetensors and DIR/log.jsonl; runs again continue where they "
-                                       "stopped.")
+    train = sub.add_parser("train", help="train a block of the neural engines (speech side or face side)",
+                           description="Train one TAVID block (see the README, Training): speech, vocoder and "
+                                       "speaker-mapper on a JSONL manifest of clips, motion, vae and face on a JSONL "
+                                       "manifest of two-person conversations. Writes DIR/<block>.safetensors (EMA "
+                                       "weights, a TAVID checkpoint; with --lora-rank DIR/speech_lora.safetensors, "
+                                       "a LoRA), DIR/resume.safetensors and DIR/log.jsonl; runs again continue "
+                                       "where they stopped.")
     train.add_argument("task", choices=TASKS)
     train.add_argument("--config", default="small", choices=PRESETS, help="network size (default: %(default)s)")
-    train.add_argument("--data", required=True, metavar="MANIFEST", help="JSONL manifest of clips")
+    train.add_argument("--data", required=True, metavar="MANIFEST",
+                       help="JSONL manifest: clips (speech, vocoder, speaker-mapper) or conversations (motion, vae, face)")
     train.add_argument("--steps", type=int, required=True, help="optimiser steps in total")
     train.add_argument("--out", required=True, metavar="DIR", help="output folder")
     train.add_argument("--init", nargs="+", metavar="CKPT",
@@ -116,13 +229,22 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--lora-rank", type=int, metavar="R",
                        help="speech: train only a LoRA of rank R on the attention of the --init speech model; "
                             "writes DIR/speech_lora.safetensors")
-    train.add_argument("--batch-size", type=int, default=8, help="clips per step and process (default: %(default)s)")
+    train.add_argument("--batch-size", type=int, default=8,
+                       help="examples per step and process: clips, windows or frames (default: %(default)s)")
     train.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (default: %(default)s)")
     train.add_argument("--warmup", type=int, default=100, help="warm-up steps (default: %(default)s)")
     train.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                        help="auto: bf16 on GPUs that have it, else fp32 (default: %(default)s)")
     train.add_argument("--adversarial-from", type=int, default=2000, metavar="STEP",
                        help="vocoder: step at which the discriminators join (default: %(default)s)")
+    train.add_argument("--size", type=int, default=128, metavar="PX",
+                       help="motion, vae, face: face crop size in pixels (vae: a multiple of 8; default: %(default)s)")
+    train.add_argument("--fps", type=float, default=25.0,
+                       help="motion, vae, face: frames per second the videos are read at (default: %(default)s)")
+    train.add_argument("--vae", metavar="FILE",
+                       help="face: train on this Stable Diffusion VAE (SD 1.x or SDXL) instead of --init our own")
+    train.add_argument("--cache", metavar="DIR",
+                       help="motion, vae, face: folder for the prepared conversations (default: DIR/cache of --out)")
     train.add_argument("--save-every", type=int, default=1000, help="steps between checkpoints (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")

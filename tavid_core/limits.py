@@ -20,3 +20,7 @@ MAX_NAME_BYTES = 200               # longest part of an output file name, leavin
 # parse_script(max_turn_chars=...) takes another limit, or None for none.
 MAX_TURN_CHARS = 4000
 MAX_PAUSE_S = 60.0                 # longest silence between two turns ([pause:...], summed when repeated)
+
+# Names a face model's sampler and scheduler may take; "auto" lets the engine choose.
+SAMPLERS = ("auto", "ddim", "euler", "euler_ancestral", "dpmpp_2m", "unipc", "flow_euler")
+SCHEDULERS = ("auto", "normal", "karras", "exponential", "sgm_uniform", "simple")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -122,12 +122,12 @@ class TavidPipeline:
     def from_checkpoints(cls, paths: list[str], runtime: Runtime | None = None, dtype: str = "auto",
                          loras: list[tuple[str, float]] = ()) -> "TavidPipeline":
         """Engines from trained checkpoints (the built-in engines fill the blocks they lack), with LoRAs
-        ((file, strength) pairs) on the speech model."""
+        ((file, strength) pairs) each on the model it was made for (the speech or the face model)."""
         from .checkpoints import load_engines
         engines = load_engines(paths, dtype=dtype)
         if loras:
-            from .engines.neural.lora import apply_loras
-            engines = replace(engines, speech_model=apply_loras(engines.speech_model, loras))
+            from .engines.neural.lora import apply_to_engines
+            engines = apply_to_engines(engines, loras)
         return cls(engines, runtime)
 
     # ----------------------------------------------------------------------------------- the blocks
@@ -177,12 +177,14 @@ class TavidPipeline:
         width, height = canvas_size(settings.layout, settings.size)
         holder = floor_holder(motion_a.speaking, motion_b.speaking, settings.fps)  # who is on screen, per frame
         windows = range(0, frames, settings.window)
+        # both faces stream in lockstep, `window` frames at a time: a face model may carry state from one
+        # window to the next (the neural one prompts each window with the previous one's last frames)
+        streams = [model.render_chunks(face, motion, runtime=self.runtime, settings=settings.sampler,
+                                       chunk=settings.window) for face, motion in zip(prepared, (motion_a, motion_b))]
         with VideoWriter(output, settings.fps, width, height, audio, speech.sample_rate) as writer, one_core_left():
             for start in self.runtime.steps(windows, len(windows), "frames"):
                 stop = min(start + settings.window, frames)
-                rendered = [model.render_fitting(face, motion.window(start, stop), runtime=self.runtime,
-                                                 settings=settings.sampler)
-                            for face, motion in zip(prepared, (motion_a, motion_b))]
+                rendered = [next(stream) for stream in streams]
                 writer.write(compose(settings.layout, *rendered, holder=holder[start:stop]))
         clock.lap("render")
 

@@ -157,3 +157,33 @@ def tiny_speech(tmp_path_factory):
         return [json.loads(line) for line in (runs / run / "log.jsonl").read_text().splitlines()]
 
     return {"root": root, "data": data, "runs": runs, "bundle": bundle, "losses": losses}
+
+
+@pytest.fixture(scope="session")
+def tiny_face(tmp_path_factory):
+    """A tiny neural face side trained for real with `tavid train` on one 3-second dyadic clip made by the
+    built-in engines (synth_dyadic, 64-px crops): vae, then face on it, then motion (under a minute on one
+    core). The clip's manifest, the runs' folders, the cache of prepared crops and a bundle of face + motion."""
+    import torch
+
+    from tavid_core.cli import main
+    from tavid_core.train.synth_dyadic import make_dyadic_clip
+    root = tmp_path_factory.mktemp("tiny_face")
+    runs, cache = root / "runs", root / "cache"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        manifest = make_dyadic_clip(str(root / "clip"), size=128, seconds=3.0)
+        common = ["--config", "tiny", "--data", manifest, "--size", "64", "--cache", str(cache), "--warmup", "10", "-q"]
+        assert main(["train", "vae", "--steps", "200", "--batch-size", "4", "--lr", "3e-3", "--out", str(runs / "vae"),
+                     *common]) == 0
+        assert main(["train", "face", "--steps", "200", "--batch-size", "2", "--lr", "1e-3", "--out",
+                     str(runs / "face"), "--init", str(runs / "vae" / "vae.safetensors"), *common]) == 0
+        assert main(["train", "motion", "--steps", "60", "--batch-size", "4", "--lr", "2e-3", "--out",
+                     str(runs / "motion"), *common]) == 0
+        bundle = root / "tiny_face.safetensors"
+        assert main(["bundle", str(bundle), str(runs / "face" / "face.safetensors"),
+                     str(runs / "motion" / "motion.safetensors")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return {"root": root, "manifest": manifest, "runs": runs, "cache": cache, "bundle": bundle, "size": 64}

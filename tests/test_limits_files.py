@@ -115,10 +115,10 @@ FILE_ROWS = [Row(name, kind, words, f"{kind}.safetensors") for name, kind, words
     ("another model's checkpoint", "other_model", None),
 ]]
 # What loading says of the files that inspect accepts: these hand-made files hold speech tensors without the
-# configuration `tavid train` writes, or a face-side block this version cannot run.
+# configuration `tavid train` writes.
 UNTRAINED = ("holds speech networks but not the configuration they were trained with", "tavid train")
 LOADED = {"good": UNTRAINED, "undeclared_4x8": UNTRAINED, "vocoder_only": UNTRAINED,
-          "face_only": ("holds a face model", "no neural face side", "built-in engines"),
+          "face_only": ("holds a face model but not the configuration it was trained with", "tavid train"),
           "other_model": ("holds no tavid networks", "another kind of model", "move it to the folder")}
 
 
@@ -218,7 +218,8 @@ class NeuralStandIn:
         "vocoder_only.safetensors"),
     Row("face LoRA where speech is expected", ("face_only", "speech_model"),
         ("holds weights of the face model, nothing for the speech model",), "face_only.safetensors"),
-    Row("a fitting LoRA", ("face_only", "face_model"), ("neural face side is not in this version",), "face_model"),
+    Row("a fitting LoRA on an engine that takes none", ("face_only", "face_model"),
+        ("is not a neural tavid face model a lora could patch",), "face_model"),
     Row("a pickled LoRA", ("pickle", "face_model"), ("is a pickle", "never opens them"), "pickle.safetensors"),
     Row("a cut-off LoRA", ("cut_in_header", "speech_model"), ("cut off inside its header",),
         "cut_in_header.safetensors"),

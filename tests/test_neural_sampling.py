@@ -19,7 +19,7 @@ from tavid_core.engines.neural import sampling as S
 from tavid_core.engines.neural.sampling import (GUIDANCE_PASSES, Sampling, compatible_schedulers, guidance_passes,
                                                 guided, k_diffusion_model, noise_schedule, noised, resolve, sample,
                                                 sample_with_sigmas, scheduler_for)
-from tavid_core.engines.protocols import SAMPLERS
+from tavid_core.limits import SAMPLERS
 from tavid_core.errors import TavidError
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
@@ -70,20 +70,22 @@ class MotionMapper(Engine):
             expressiveness: float = 1.0) -> tuple[Motion, Motion]: ...
 
 
-# Names a face model's sampler and scheduler may take; "auto" lets the engine choose.
-SAMPLERS = ("auto", "ddim", "euler", "euler_ancestral", "dpmpp_2m", "unipc", "flow_euler")
-SCHEDULERS = ("auto", "normal", "karras", "exponential", "sgm_uniform", "simple")
 
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    """Sampling controls of a face model. Engines that do not sample (the built-in warper) ignore them."""
+    """Sampling controls of a face model. Engines that do not sample (the built-in warper) ignore them.
+    `cfg` is the guidance on the motion, `identity_cfg` on the reference face (None: the same as `cfg`);
+    `custom` is an engine-specific replacement for sampler and scheduler (inside ComfyUI: its own SAMPLER
+    and SIGMAS), so it is not compared."""
 
     sampler: str = "auto"
     scheduler: str = "auto"
     steps: int = 20
     cfg: float = 2.0
     seed: int = 0
+    identity_cfg: float | None = None
+    custom: object | None = field(default=None, compare=False)
 
 
 class PreparedFace(ABC):

@@ -64,6 +64,18 @@ def portrait_crop(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray,
     return crop, x0, y0, side
 
 
+def prepare_portrait(image: np.ndarray, size: int, where: str = "face") -> tuple[np.ndarray, FaceRig, tuple[int, int, int]]:
+    """The square portrait every face model animates: (pixels float32 [size, size, 3] in 0..1 with the
+    mouth closed, its landmark rig, the crop box x0, y0, side in the photo). Finds the face with dlib."""
+    image = as_uint8_rgb(image, where=where)
+    face = face_analyzer().analyze(image, where=where)
+    crop, x0, y0, side = portrait_crop(image, face.landmarks)
+    portrait = resize(crop, size, size)
+    landmarks = (face.landmarks - np.array([x0, y0], np.float32) + 0.5) * (size / side) - 0.5
+    pixels, points = close_photo_mouth(portrait.astype(np.float32) / 255.0, landmarks)
+    return pixels, FaceRig.from_landmarks(points), (x0, y0, side)
+
+
 def _anchors(rig: FaceRig, size: int) -> tuple[np.ndarray, Box, Box]:
     """Fixed points on a ring around the head beyond which nothing moves; the box around that ring (the
     only pixels the warp touches); and the box around mouth and chin, where points move the most."""
@@ -96,20 +108,14 @@ class BuiltinFaceRenderer(FaceModel):
         return []  # the per-face warps are small and move with each render call
 
     def prepare(self, image: np.ndarray, *, size: int, runtime: Runtime, where: str = "face") -> WarpFace:
-        image = as_uint8_rgb(image, where=where)
-        face = face_analyzer().analyze(image, where=where)
-        crop, x0, y0, side = portrait_crop(image, face.landmarks)
-        portrait = resize(crop, size, size)
-        landmarks = (face.landmarks - np.array([x0, y0], np.float32) + 0.5) * (size / side) - 0.5
-        pixels, points = close_photo_mouth(portrait.astype(np.float32) / 255.0, landmarks)
-        rig = FaceRig.from_landmarks(points)
+        pixels, rig, crop_box = prepare_portrait(image, size, where)
         lids = np.stack([eyelid_color(pixels, rig.points[36:42], rig.points[17:22]),
                          eyelid_color(pixels, rig.points[42:48], rig.points[22:27])])
         anchors, box, detail = _anchors(rig, size)
         warp = ThinPlateWarp(size, rig.points, anchors, box, detail, self.grid_step)
         tensor = torch.from_numpy(pixels * 255.0 + 0.5).permute(2, 0, 1).contiguous()
         return WarpFace(size=size, image=tensor, rig=rig, warp=warp, pixels=_to_uint8(pixels),
-                        lid_colors=lids, colour=colourfulness(pixels, rig.points), crop_box=(x0, y0, side))
+                        lid_colors=lids, colour=colourfulness(pixels, rig.points), crop_box=crop_box)
 
     @torch.inference_mode()
     def render(self, face: WarpFace, motion: Motion, *, runtime: Runtime,

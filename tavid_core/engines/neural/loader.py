@@ -5,7 +5,8 @@ embeddings and the speaker mapper's voices, the vocoder its mels), so a checkpoi
 must be complete; they may come from one bundle or from several files (`tavid train` writes one per
 task; a block in a later file replaces the same block of an earlier one, so a speaker-mapper run's
 file, which also carries the frozen speech model, can follow the speech run's). Blocks a checkpoint
-lacks on the face side come from the built-in engines.
+lacks come from the built-in engines; the face side (motion mapper, face model) is loaded by
+face_loader.py, each block on its own.
 
 Every file carries the `SpeechSideConfig` it was trained with under `tavid_config["speech"]`; files
 of one run must agree on it. Tensors are checked by name and shape against the networks that
@@ -32,7 +33,6 @@ from .tokens import VOCAB_VERSION, Tokenizer, vocab_fingerprint
 from .vocoder import Vocoder
 
 SPEECH_BLOCKS = ("text_encoder", "speech_model", "vocoder", "speaker_mapper")
-FACE_BLOCKS = ("motion_mapper", "face_model")
 SPEECH_SECTION = "speech"  # the key of the SpeechSideConfig in tavid_config
 # the parts of a SpeechSideConfig each block is built from (and must agree on when files are combined)
 BLOCK_SECTIONS = {"text_encoder": ("text",), "speech_model": ("mel", "text", "dit"), "vocoder": ("mel", "vocoder"),
@@ -82,16 +82,17 @@ def _speech_config(info: CheckpointInfo) -> SpeechSideConfig:
     return SpeechSideConfig.from_dict(info.config[SPEECH_SECTION], where=f"{name} {SPEECH_SECTION} settings")
 
 
-def _load_block(network: nn.Module, block: str, info: CheckpointInfo, config: SpeechSideConfig) -> None:
+def load_block(network: nn.Module, prefix: str, info: CheckpointInfo, by: str) -> None:
+    """Fill `network` with the file's tensors under `prefix` (e.g. "vocoder." or "face_model.vae."), after
+    checking their names and shapes against it (`by`: whose shapes these are, for the message)."""
     from safetensors import safe_open
-    prefix = block + "."
     expected = {prefix + k: tuple(v.shape) for k, v in network.state_dict().items()}
-    check_shapes(expected, info, by=f"the {config.name} configuration's {BLOCK_NAMES[block]}")
+    check_shapes(expected, info, by=by)
     with safe_open(info.path, framework="pt") as f:
         state = {key[len(prefix):]: f.get_tensor(key) for key in f.keys() if key.startswith(prefix)}
     extra = sorted(set(state) - {k[len(prefix):] for k in expected})
     if extra:
-        raise TavidError(f"it has tensors the {BLOCK_NAMES[block]} does not: {', '.join(extra[:3])}",
+        raise TavidError(f"it has tensors {by} does not: {', '.join(extra[:3])}",
                          where=os.path.basename(info.path), fix="Use the checkpoint made for this version.")
     network.load_state_dict(state)
 
@@ -116,7 +117,7 @@ def load_speech_networks(paths: Sequence[str]) -> tuple[SpeechSideConfig, dict[s
                              fix="Use blocks trained with one configuration (the same --config).")
     networks = speech_networks(config, tuple(chosen))
     for block, network in networks.items():
-        _load_block(network, block, chosen[block], config)
+        load_block(network, block + ".", chosen[block], f"the {config.name} configuration's {BLOCK_NAMES[block]}")
     return config, networks
 
 
@@ -145,22 +146,19 @@ def load_speech_side(paths: Sequence[str], *, dtype: str = "auto", device: torch
     }
 
 
-def load_neural_engines(paths: Sequence[str], *, dtype: str = "auto", device: torch.device | None = None) -> EngineSet:
-    """Every engine a set of checkpoints provides; the built-in engines fill the blocks they lack."""
+def load_neural_engines(paths: Sequence[str], *, dtype: str = "auto", device: torch.device | None = None,
+                        vae: str | None = None) -> EngineSet:
+    """Every engine a set of checkpoints provides; the built-in engines fill the blocks they lack. `vae`:
+    a Stable Diffusion VAE file, for a face model trained on one."""
     from ..builtin import load_builtin_engines
-    infos = [inspect_checkpoint(p) for p in paths]
-    face = [b for b in FACE_BLOCKS if any(b in i.blocks for i in infos)]
-    if face:
-        raise EngineUnavailableError(f"the checkpoint holds a {BLOCK_NAMES[face[0]]}, and this version has no neural "
-                                     "face side to run it yet", where=", ".join(os.path.basename(p) for p in paths),
-                                     fix="Use a checkpoint of the speech side, or the built-in engines.")
-    speech = load_speech_side(paths, dtype=dtype, device=device)
-    if speech is None:
+    from .face_loader import load_face_side
+    speech = load_speech_side(paths, dtype=dtype, device=device) or {}
+    face = load_face_side(paths, dtype=dtype, device=device, vae=vae)
+    if not speech and not face:
         name = ", ".join(os.path.basename(p) for p in paths)
         raise TavidError("the file holds no TAVID networks: none of its tensors belongs to a TAVID block, so it is "
                          "a checkpoint of another kind of model", where=name,
                          fix="Move it to the folder of the model it is for, and pick a TAVID checkpoint here.")
     builtin = load_builtin_engines()
-    return EngineSet(text_encoder=speech["text_encoder"], speech_model=speech["speech_model"],
-                     speaker_mapper=speech["speaker_mapper"], motion_mapper=builtin.motion_mapper,
-                     face_model=builtin.face_model)
+    return EngineSet(**{block: speech.get(block) or face.get(block) or getattr(builtin, block)
+                        for block in EngineSet.BLOCKS})

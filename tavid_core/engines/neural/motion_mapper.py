@@ -55,6 +55,7 @@ from .configs import SavedConfig, check_preset
 from .flow import ODE_METHODS, StepCallback, flow_matching_loss, guided, rand, randn, solve, tile
 from .inference import autocast, seeded
 from .layers import ConvPositionEmbedding, DiTBlock, FinalAdaNorm, TimestepEmbedding, masked, rotary
+from .windows import crossfade, windows
 
 log = logging.getLogger("tavid")
 
@@ -293,18 +294,6 @@ class MotionMapperNet(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------- sampling
-def windows(frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
-    """The `[start, stop)` frame spans that cover `frames`: `window` long, each starting `overlap`
-    frames before the previous one ends (the last may be shorter)."""
-    spans, start = [], 0
-    while True:
-        stop = min(start + window, frames)
-        spans.append((start, stop))
-        if stop >= frames:
-            return spans
-        start = stop - overlap
-
-
 WindowCallback = Callable[[int, int, int, int], None]   # (index, count, start, stop)
 
 
@@ -358,8 +347,7 @@ def generate_motion(net: MotionMapperNet, own: torch.Tensor, partner: torch.Tens
         x0 = randn((1, length, c.motion_width), generator, device)
         x = solve(guided(batched, {"speech": cfg}), x0, steps, method, sway=sway, on_step=step)[0].float().cpu()
         if o:
-            fade = torch.arange(1, o + 1, dtype=torch.float32)[:, None] / (o + 1)
-            out[start:start + o] = (1 - fade) * out[start:start + o] + fade * x[:o]
+            out[start:start + o] = crossfade(out[start:start + o], x[:o])
         out[start + o:stop] = x[o:]
     return net.denormalise(out)
 

@@ -39,7 +39,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from ...errors import TavidError
-from ..protocols import SAMPLERS, SCHEDULERS
+from ...limits import SAMPLERS, SCHEDULERS
 from .flow import StepCallback, randn, tile
 
 PREDICTIONS = ("epsilon", "v_prediction", "flow")

@@ -5,6 +5,8 @@ the same rules as the built-in voices (engines/timeline.py).
 `Speech.features` are the named features the built-in motion mapper reads (energy, pitch, voiced) and
 then the DiT's hidden layer (`hidden_0` ...), averaged over FEATURE_STRIDE mel frames (31.25 Hz), so
 either motion mapper can follow neural speech and long dialogues stay small.
+
+LoRAs (engines/neural/lora.py) patch the DiT: the generator is a LoraHost of the "speech_model" block.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from .configs import SpeechSideConfig
 from .dit import SpeechDiT, generate
 from .flow import ODE_METHODS
 from .inference import autocast, seeded
+from .lora_host import LoraHost
 from .mel import shift_pitch
 from .vocoder import Vocoder
 
@@ -43,9 +46,10 @@ class _Spoken:
     first_frame: int = 0     # the mel frame where its sound starts, once cut to the sound
 
 
-class NeuralSpeechGenerator(SpeechGenerator):
+class NeuralSpeechGenerator(SpeechGenerator, LoraHost):
     name = "tavid-speech"
     family = "neural"
+    lora_block = "speech_model"
 
     def __init__(self, dit: SpeechDiT, vocoder: Vocoder, config: SpeechSideConfig,
                  precision: torch.dtype = torch.float32, method: str = "euler"):
@@ -64,6 +68,27 @@ class NeuralSpeechGenerator(SpeechGenerator):
     @property
     def feature_rate(self) -> float:
         return self.config.mel.frame_rate / FEATURE_STRIDE
+
+    # ------------------------------------------------------------------- LoRAs
+    def lora_network(self) -> SpeechDiT:
+        return self.dit
+
+    def lora_model_config(self) -> dict:
+        return self.config.to_dict()
+
+    def check_lora_config(self, file_config: dict, where: str) -> None:
+        made, have = SpeechSideConfig.from_dict(file_config, where=f"{where} speech settings").dit, self.config.dit
+        remake = "Use a LoRA trained on this speech model (tavid train speech --init <its checkpoint> --lora-rank N)."
+        if made.dim != have.dim:
+            raise TavidError(f"this LoRA was made for a speech model with dim {made.dim}, the connected one has "
+                             f"{have.dim}", where=where, fix=remake)
+        if made.depth != have.depth:
+            lacking = f" (it has no blocks.{have.depth}.attn)" if made.depth > have.depth else ""
+            raise TavidError(f"this LoRA was made for a speech model with {made.depth} blocks, the connected one has "
+                             f"{have.depth}{lacking}", where=where, fix=remake)
+
+    def with_network(self, network: SpeechDiT) -> "NeuralSpeechGenerator":
+        return NeuralSpeechGenerator(network, self.vocoder, self.config, self.precision, self.method)
 
     # ------------------------------------------------------------------ checks
     def _check_inputs(self, text: EncodedText, voices: tuple[Voice, Voice]) -> None:
@@ -175,8 +200,9 @@ class NeuralSpeechGenerator(SpeechGenerator):
         return np.concatenate([named, hidden], axis=2)
 
     def describe(self) -> dict:
+        precision = str(self.precision).replace("torch.", "")
         return super().describe() | {"sample_rate": self.sample_rate, "config": self.config.name,
-                                     "method": self.method, "precision": str(self.precision).replace("torch.", "")}
+                                     "method": self.method, "precision": precision} | self.lora_description()
 
 
 def _pool(features: np.ndarray, stride: int) -> np.ndarray:
