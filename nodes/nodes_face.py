@@ -44,16 +44,28 @@ class FaceSampler(io.ComfyNode):
                                tooltip="Which way the person should look: right for the person on the left (A), "
                                        "left for the person on the right (B). The photo is mirrored only when the "
                                        "face is turned away from that side; as_photo never mirrors it."),
+                io.Float.Input("identity_cfg", default=2.0, min=0.0, max=20.0, step=0.1,
+                               tooltip="Guidance on the reference face (cfg guides the motion): higher keeps the "
+                                       "likeness closer to the photo. 0 is none."),
+                io.Sampler.Input("sampler_custom", optional=True,
+                                 tooltip="Optional: a ComfyUI sampler (KSamplerSelect) used instead of `sampler`; "
+                                         "needs `sigmas` too."),
+                io.Sigmas.Input("sigmas", optional=True,
+                                tooltip="Optional: noise levels from a ComfyUI scheduler node (BasicScheduler on "
+                                        "TAVID Face Model Sampling, KarrasScheduler, ...), used instead of "
+                                        "`scheduler` and `steps`; needs `sampler_custom` too."),
             ],
             outputs=[io.Image.Output("images", tooltip="One frame per motion frame.")],
         )
 
     @classmethod
     def execute(cls, face_model, image, motion, sampler: str = "auto", scheduler: str = "auto", steps: int = 20,
-                cfg: float = 2.0, seed: int = 0, size: int = 512, face_toward: str = AS_PHOTO) -> io.NodeOutput:
+                cfg: float = 2.0, seed: int = 0, size: int = 512, face_toward: str = AS_PHOTO,
+                identity_cfg: float = 2.0, sampler_custom=None, sigmas=None) -> io.NodeOutput:
         runtime = node_runtime()
-        settings = SamplerSettings(sampler=sampler, scheduler=scheduler, steps=steps, cfg=cfg, seed=seed)
         with node_errors("TAVID Face Sampler"):
+            settings = SamplerSettings(sampler=sampler, scheduler=scheduler, steps=steps, cfg=cfg, seed=seed,
+                                       identity_cfg=identity_cfg, custom=custom_sampler(sampler_custom, sigmas))
             photo = reference_image(image, "image")
             if face_toward != AS_PHOTO:
                 photo = turn_toward(photo, face_toward, "image")
@@ -61,9 +73,71 @@ class FaceSampler(io.ComfyNode):
             frames = frames_tensor(motion.num_frames, size, size)
             windows = range(0, motion.num_frames, WINDOW)
             stream = face_model.render_chunks(face, motion, runtime=runtime, settings=settings, chunk=WINDOW)
-            for start in runtime.steps(windows, len(windows), "face"):
+            # one progress bar per node: a sampling engine counts its own steps
+            for start in windows if face_model.counts_steps else runtime.steps(windows, len(windows), "face"):
+                runtime.check_interrupt()
                 put_frames(frames, start, next(stream))
         return io.NodeOutput(frames)
+
+
+def custom_sampler(sampler, sigmas):
+    """ComfyUI's SAMPLER and SIGMAS as the face model's custom sampler (None when neither is connected)."""
+    if sampler is None and sigmas is None:
+        return None
+    if sampler is None or sigmas is None:
+        missing, present = ("sampler_custom", "sigmas") if sampler is None else ("sigmas", "sampler_custom")
+        raise TavidError(f"{present} is connected but {missing} is not; they work as a pair", where=missing,
+                         fix="Connect both (e.g. KSamplerSelect and BasicScheduler), or neither.")
+    from functools import partial
+
+    from ..tavid_core.engines.neural.face_diffusion import CustomSampler
+    function = getattr(sampler, "sampler_function", None)
+    if function is None:
+        raise TavidError(f"the SAMPLER ({type(sampler).__name__}) is not a k-diffusion sampler", where="sampler_custom",
+                         fix="Use KSamplerSelect (or another node whose SAMPLER runs a sampler function).")
+    return CustomSampler(partial(function, **getattr(sampler, "extra_options", {})), sigmas.float().cpu())
+
+
+class FaceModelSampling(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDFaceModelSampling",
+            display_name="TAVID Face Model Sampling",
+            category=sockets.CATEGORY,
+            description="The neural face model's noise schedule as a MODEL for ComfyUI's scheduler nodes (BasicScheduler "
+                        "and others that read a model's sigmas), whose SIGMAS then go into TAVID Face Sampler. It "
+                        "carries only the schedule: connect it to scheduler nodes, not to samplers.",
+            inputs=[sockets.FaceModel.Input("face_model", tooltip="A neural face model from TAVID Checkpoint Loader.")],
+            outputs=[io.Model.Output("model", tooltip="For BasicScheduler's model input.")],
+        )
+
+    @classmethod
+    def execute(cls, face_model) -> io.NodeOutput:
+        with node_errors("TAVID Face Model Sampling"):
+            schedule = getattr(face_model, "noise_schedule", None)
+            if schedule is None:
+                raise TavidError(f"the {face_model.name} engine does not sample, so it has no noise schedule",
+                                 where="face_model", fix="Load a neural face model with TAVID Checkpoint Loader.")
+            return io.NodeOutput(ScheduleOnly(schedule()))
+
+
+class ScheduleOnly:
+    """What scheduler nodes read off a MODEL (`get_model_object("model_sampling")`), and a clear error for
+    anything else that tries to use it as a diffusion model."""
+
+    def __init__(self, model_sampling):
+        self._model_sampling = model_sampling
+
+    def get_model_object(self, name: str):
+        if name == "model_sampling":
+            return self._model_sampling
+        raise TavidError(f"TAVID Face Model Sampling only carries a noise schedule, not {name!r}", where="model",
+                         fix="Connect it to a scheduler node (BasicScheduler), not to a sampler or a model patch.")
+
+    def __getattr__(self, name: str):
+        raise TavidError(f"TAVID Face Model Sampling only carries a noise schedule, not {name!r}", where="model",
+                         fix="Connect it to a scheduler node (BasicScheduler), not to a sampler or a model patch.")
 
 
 class ComposeDialogue(io.ComfyNode):
@@ -116,4 +190,4 @@ class ComposeDialogue(io.ComfyNode):
         return io.NodeOutput(out, torch.from_numpy(mask))
 
 
-NODES = [FaceSampler, ComposeDialogue]
+NODES = [FaceSampler, FaceModelSampling, ComposeDialogue]

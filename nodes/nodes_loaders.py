@@ -11,6 +11,8 @@ from .errors import node_errors
 from .runtime import LORA_FOLDER, MODEL_FOLDER, model_files, model_path
 
 NO_FILES = "(no .safetensors files found)"
+NO_VAE = "none"
+VAE_FOLDER = "vae"   # ComfyUI's own models/vae
 
 
 class BuiltinEngines(io.ComfyNode):
@@ -59,19 +61,23 @@ class CheckpointLoader(io.ComfyNode):
                                tooltip="Weight precision; auto picks what the device does best."),
                 io.Combo.Input("device", options=["auto", "cpu", "gpu"], default="auto",
                                tooltip="Where the networks run; auto follows ComfyUI."),
+                io.Combo.Input("vae", options=[NO_VAE, *model_files(VAE_FOLDER)], default=NO_VAE, optional=True,
+                               tooltip="A Stable Diffusion VAE from models/vae, only for a face model trained on one "
+                                       "(a face model with its own VAE needs none)."),
             ],
             outputs=sockets.engine_outputs(),
         )
 
     @classmethod
-    def execute(cls, ckpt_name: str, dtype: str = "auto", device: str = "auto") -> io.NodeOutput:
+    def execute(cls, ckpt_name: str, dtype: str = "auto", device: str = "auto", vae: str = "none") -> io.NodeOutput:
         with node_errors("TAVID Checkpoint Loader"):
             if ckpt_name == NO_FILES:
                 raise EngineUnavailableError(
                     "there is no checkpoint in models/tavid", where="ckpt_name",
                     fix="Put a TAVID checkpoint (.safetensors from tavid train / tavid bundle) into ComfyUI/models/tavid "
                         "and refresh, or use the TAVID Built-in Engines loader.")
-            engines = load_engines(model_path(MODEL_FOLDER, ckpt_name, "ckpt_name"), dtype, device)
+            vae_path = None if vae in (NO_VAE, None) else model_path(VAE_FOLDER, vae, "vae")
+            engines = load_engines(model_path(MODEL_FOLDER, ckpt_name, "ckpt_name"), dtype, device, vae=vae_path)
         return io.NodeOutput(*engines.blocks())
 
 

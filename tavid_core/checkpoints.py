@@ -162,14 +162,15 @@ def _held(info: CheckpointInfo) -> str:
     return "weights of the " + " and the ".join(names) if names else "no TAVID weights"
 
 
-def load_engines(path: "str | Sequence[str]", dtype: str = "auto", device: str = "auto"):
+def load_engines(path: "str | Sequence[str]", dtype: str = "auto", device: str = "auto", vae: str | None = None):
     """The engines stored in one checkpoint (or several that belong together); the built-in engines fill
-    the blocks they lack. `dtype`: auto, fp32, fp16 or bf16; `device`: auto, cpu, cuda, ..."""
+    the blocks they lack. `dtype`: auto, fp32, fp16 or bf16; `device`: auto, cpu, cuda, ...; `vae`: the
+    Stable Diffusion VAE file a face model trained on one needs."""
     from .engines.neural.loader import load_neural_engines
     from .runtime.standalone import pick_device
     paths = [path] if isinstance(path, str) else list(path)
     target = pick_device("auto" if device in ("auto", "gpu") else device)
-    return load_neural_engines(paths, dtype=dtype, device=target)
+    return load_neural_engines(paths, dtype=dtype, device=target, vae=vae)
 
 
 def load_lora(path: str, targets: Sequence[str]) -> CheckpointInfo:

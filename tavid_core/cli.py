@@ -9,6 +9,8 @@
                                   measure a two-person conversation video on four dimensions
     tavid bench eval [--video VIDEO] [--repeat N]   time and memory of a job
     tavid bench speech --config base [--device cuda] [--steps N] [--dtype bf16] [--json]
+    tavid bench face --config base [--device cuda] [--steps N] [--size PX] [--frames N] [--cfg W] [--json]
+    tavid bench motion --config base [--device cuda] [--steps N] [--seconds S] [--json]
     tavid train speech|vocoder|speaker-mapper ...   see cli_train.py
 
 Mistakes (a bad script line, a photo without a face) end with exit code 2 and one line saying what
@@ -27,7 +29,7 @@ from pathlib import Path
 from .cli_train import add_parsers as add_train_parsers
 from .compose import LAYOUTS
 from .errors import TavidError
-from .limits import MAX_MINUTES, MIRROR_MODES, PITCH_SHIFT_RANGE, SPEAKERS, SPEED_RANGE
+from .limits import MAX_MINUTES, MIRROR_MODES, PITCH_SHIFT_RANGE, SAMPLERS, SCHEDULERS, SPEAKERS, SPEED_RANGE
 
 EXAMPLE_SCRIPT = Path(__file__).resolve().parent.parent / "workflows" / "example_dialogue.txt"
 
@@ -70,7 +72,9 @@ def cmd_generate(args) -> int:
     settings = checked_settings(GenerateSettings(
         fps=args.fps, size=args.size, seed=args.seed, layout=args.layout, voice_a=args.voice_a, voice_b=args.voice_b,
         pitch_a=args.pitch_a, pitch_b=args.pitch_b, speed_a=args.speed_a, speed_b=args.speed_b,
-        expressiveness=args.expressiveness, sampler=SamplerSettings(seed=args.seed), mirror=args.mirror,
+        expressiveness=args.expressiveness, mirror=args.mirror,
+        sampler=SamplerSettings(sampler=args.sampler, scheduler=args.scheduler, steps=args.steps, cfg=args.cfg,
+                                identity_cfg=args.identity_cfg, seed=args.seed),
         max_minutes=args.max_minutes))
     script = args.script or example_script_path()
     dialogue = read_script(script)
@@ -82,8 +86,11 @@ def cmd_generate(args) -> int:
     runtime = StandaloneRuntime(device=args.device, quiet=args.quiet)
     if args.engines:
         pipeline = TavidPipeline.from_checkpoints(engine_files(args.engines), runtime, dtype=args.dtype,
-                                                  loras=[lora_option(o) for o in args.lora or ()])
-    elif args.lora:
+                                                  loras=[lora_option(o) for o in args.lora or ()], vae=args.vae)
+    elif args.lora or args.vae:
+        if args.vae:
+            raise TavidError("a VAE is for a neural face model, and the built-in engines have none", where="--vae",
+                             fix="Give the face model's checkpoint with --engines.")
         raise TavidError("a LoRA changes a trained network, and the built-in engines have none", where="--lora",
                          fix="Give the trained checkpoint it was made for with --engines.")
     else:
@@ -175,18 +182,17 @@ def cmd_bench(args) -> int:
     import json
 
     from .bench import bench_eval, bench_pipeline
-    if args.target == "speech":
-        from .bench_neural import bench_speech, format_speech_bench
-        result = bench_speech(config=args.config, device=args.device, steps=args.steps, seconds=args.seconds[0],
-                              dtype=args.dtype, repeat=args.repeat)
-        print(json.dumps(result, indent=2) if args.json else format_speech_bench(result))
+    if args.target in ("speech", "face", "motion"):
+        result, text = neural_bench(args)
+        print(json.dumps(result, indent=2) if args.json else text(result))
         return 0
     if args.target == "eval":
         from .eval import check_eval_packages
         check_eval_packages()
         result = bench_eval(video=args.video, timeline=args.timeline, repeat=args.repeat)
     else:
-        result = bench_pipeline(seconds=args.seconds, size=args.size, fps=args.fps, repeat=args.repeat)
+        size = 512 if args.size is None else args.size
+        result = bench_pipeline(seconds=args.seconds, size=size, fps=args.fps, repeat=args.repeat)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -202,6 +208,21 @@ def cmd_bench(args) -> int:
         memory = f", peak RSS {run['peak_rss_mb']} MiB" if "peak_rss_mb" in run else ""
         print(f"  run {i}: {length}{run['wall_s']:.1f} s wall, real-time factor {run['rtf']:.2f}{memory} ({stages})")
     return 0
+
+
+def neural_bench(args):
+    """The figures of `tavid bench speech|face|motion` and their formatter."""
+    from .bench_face import FACE_STEPS, MOTION_STEPS, bench_face, bench_motion, format_face_bench, format_motion_bench
+    from .bench_neural import SPEECH_STEPS, bench_speech, format_speech_bench
+    common = dict(config=args.config, device=args.device, dtype=args.dtype)
+    steps = {"face": FACE_STEPS, "motion": MOTION_STEPS, "speech": SPEECH_STEPS}[args.target]
+    common["steps"] = steps if args.steps is None else args.steps
+    if args.target == "face":
+        return bench_face(size=args.size, frames=args.frames, sampler=args.sampler, cfg=args.cfg,
+                          **common), format_face_bench
+    if args.target == "motion":
+        return bench_motion(seconds=args.seconds[0], **common), format_motion_bench
+    return bench_speech(seconds=args.seconds[0], repeat=args.repeat, **common), format_speech_bench
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,7 +264,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="trained TAVID checkpoints (files or folders) to use instead of the built-in engines; "
                           "blocks they lack stay built in")
     gen.add_argument("--lora", nargs="+", metavar="FILE[:STRENGTH]",
-                     help="LoRAs for the speech model of --engines, each with a strength (default 1)")
+                     help="LoRAs for the speech or face model of --engines, each with a strength (default 1)")
+    gen.add_argument("--sampler", default="auto", choices=SAMPLERS, help="neural face model: sampler (default: auto)")
+    gen.add_argument("--scheduler", default="auto", choices=SCHEDULERS,
+                     help="neural face model: noise schedule (default: auto)")
+    gen.add_argument("--steps", type=int, default=20,
+                     help="sampling steps of the neural speech and face models (default: %(default)s)")
+    gen.add_argument("--cfg", type=float, default=2.0,
+                     help="guidance: on the text for neural speech, on the motion for the neural face model "
+                          "(default: %(default)s; 0 is none)")
+    gen.add_argument("--identity-cfg", type=float, metavar="CFG",
+                     help="neural face model: guidance on the reference face (default: the same as --cfg)")
+    gen.add_argument("--vae", metavar="FILE",
+                     help="a Stable Diffusion VAE (.safetensors), for a face model of --engines trained on one")
     gen.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
                      help="precision of neural engines (default: %(default)s: bf16 or fp16 on a GPU, else fp32)")
     gen.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: %(default)s)")
@@ -287,20 +320,32 @@ def build_parser() -> argparse.ArgumentParser:
                                        "example's turns with the sample portraits, one process per run, so each "
                                        "peak RSS is that render's own. The first evaluation on a new machine also "
                                        "compiles librosa's code once (about 20 s), so use eval --repeat 2 to see both.")
-    bench.add_argument("target", choices=("eval", "pipeline", "speech"),
+    bench.add_argument("target", choices=("eval", "pipeline", "speech", "face", "motion"),
                        help="eval: tavid eval on a video; pipeline: render dialogues with the built-in engines; "
-                            "speech: the neural speech side at a configuration's size")
+                            "speech, face, motion: the neural speech side, face model or motion mapper at a "
+                            "configuration's size (freshly initialised networks)")
     bench.add_argument("--video", help="eval: video to evaluate (default: render the README main job first)")
     bench.add_argument("--timeline", help="eval: its timeline JSON (default: the one beside it)")
     bench.add_argument("--seconds", type=float, nargs="+", default=[60.0],
                        help="pipeline: dialogue lengths to render, each in a fresh process; speech: length of the "
-                            "utterance to generate (default: 60)")
-    bench.add_argument("--config", default="base", help="speech: tiny, small or base (default: %(default)s)")
-    bench.add_argument("--device", default="auto", help="speech: auto, cpu or cuda (default: %(default)s)")
-    bench.add_argument("--steps", type=int, default=16, help="speech: ODE steps (default: %(default)s)")
+                            "utterance to generate; motion: length of the conversation (default: 60)")
+    bench.add_argument("--config", default="base",
+                       help="speech, face, motion: tiny, small or base (default: %(default)s)")
+    bench.add_argument("--device", default="auto",
+                       help="speech, face, motion: auto, cpu or cuda (default: %(default)s)")
+    bench.add_argument("--steps", type=int,
+                       help="speech, motion: ODE steps (default: 16); face: sampling steps (default: 8)")
     bench.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                       help="speech: precision (default: %(default)s)")
-    bench.add_argument("--size", type=int, default=512, help="pipeline: pixels per face (default: %(default)s)")
+                       help="speech, face, motion: precision (default: %(default)s)")
+    bench.add_argument("--size", type=int,
+                       help="pipeline: pixels per face (default: 512); face: the same (default: the configuration's "
+                            "training size, 512 for base)")
+    bench.add_argument("--frames", type=int,
+                       help="face: frames to render (default: two windows' worth, so a window join is timed)")
+    bench.add_argument("--sampler", default="auto", choices=SAMPLERS, help="face: sampler (default: %(default)s)")
+    bench.add_argument("--cfg", type=float, default=2.0,
+                       help="face: guidance on identity and motion, 3 denoiser passes per step (default: "
+                            "%(default)s; 0 is none: 1 pass)")
     bench.add_argument("--fps", type=float, default=25.0, help="pipeline: frames per second (default: %(default)s)")
     bench.add_argument("--repeat", type=int, default=1, help="runs (default: %(default)s)")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -10,8 +10,8 @@
 Speech side, over a manifest of single-speaker clips (train/manifest.py): speech, then vocoder
 (independent of speech), then speaker-mapper --init the speech run's file; `tavid bundle` the three
 outputs and use the bundle with `tavid generate --engines`.
-`tavid train speech --init SPEECH.safetensors --lora-rank 8 ...` trains only a LoRA on the speech model's
-attention and writes DIR/speech_lora.safetensors, for the LoRA Loader node.
+`tavid train speech|face --init MODEL.safetensors --lora-rank 8 ...` trains only a LoRA on that model's
+attention and writes DIR/speech_lora.safetensors or DIR/face_lora.safetensors, for the LoRA Loader node.
 
 Face side, over a manifest of two-person conversations (train/dyadic.py): each clip's videos are cut
 into face crops of --size pixels, landmarks and motion labels at --fps once, and kept in --cache
@@ -158,9 +158,13 @@ def _face_task(args) -> TrainTask:
         if model.config.name != args.config:
             raise TavidError(f"the file was trained with --config {model.config.name}", where="--init",
                              fix=f"Train with --config {model.config.name}.")
-        model.denoiser.requires_grad_(True)
+        if args.lora_rank is None:
+            model.denoiser.requires_grad_(True).train()
         return FaceTask(model.config, model.vae, info.config[VAE_SECTION], _dyadic_clips(args), seed=args.seed,
-                        denoiser=model.denoiser.train())
+                        denoiser=model.denoiser, lora_rank=args.lora_rank)
+    if args.lora_rank is not None:
+        raise TavidError("a LoRA is trained on top of a trained face model", where="--init",
+                         fix="Pass the face run's checkpoint: --init runs/face/face.safetensors")
     vae = load_face_vae(info)
     config = face_config(args.config, latent_channels=vae.latent_channels)
     return FaceTask(config, vae, vae.config.to_dict(), _dyadic_clips(args), seed=args.seed)
@@ -182,9 +186,9 @@ def cmd_train(args) -> int:
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
                              precision=args.precision, save_every=args.save_every, seed=args.seed,
                              device=args.device, num_workers=args.num_workers)
-    if args.lora_rank is not None and args.task != "speech":
-        raise TavidError(f"LoRAs are trained on the speech model only, not with tavid train {args.task}",
-                         where="--lora-rank", fix="Leave --lora-rank out, or train speech.")
+    if args.lora_rank is not None and args.task not in ("speech", "face"):
+        raise TavidError(f"LoRAs are trained on the speech and face models only, not with tavid train {args.task}",
+                         where="--lora-rank", fix="Leave --lora-rank out, or train speech or face.")
     task = TASKS[args.task](args)
     result = Trainer(task, settings, args.out, quiet=args.quiet).run(resume=not args.restart)
     if result.final_path and not args.quiet:
@@ -215,9 +219,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                            description="Train one TAVID block (see the README, Training): speech, vocoder and "
                                        "speaker-mapper on a JSONL manifest of clips, motion, vae and face on a JSONL "
                                        "manifest of two-person conversations. Writes DIR/<block>.safetensors (EMA "
-                                       "weights, a TAVID checkpoint; with --lora-rank DIR/speech_lora.safetensors, "
-                                       "a LoRA), DIR/resume.safetensors and DIR/log.jsonl; runs again continue "
-                                       "where they stopped.")
+                                       "weights, a TAVID checkpoint; with --lora-rank DIR/speech_lora.safetensors "
+                                       "or DIR/face_lora.safetensors, a LoRA), DIR/resume.safetensors and "
+                                       "DIR/log.jsonl; runs again continue where they stopped.")
     train.add_argument("task", choices=TASKS)
     train.add_argument("--config", default="small", choices=PRESETS, help="network size (default: %(default)s)")
     train.add_argument("--data", required=True, metavar="MANIFEST",
@@ -227,8 +231,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--init", nargs="+", metavar="CKPT",
                        help="start from trained networks (speaker-mapper: the speech run's checkpoint)")
     train.add_argument("--lora-rank", type=int, metavar="R",
-                       help="speech: train only a LoRA of rank R on the attention of the --init speech model; "
-                            "writes DIR/speech_lora.safetensors")
+                       help="speech, face: train only a LoRA of rank R on the attention of the --init model; "
+                            "writes DIR/speech_lora.safetensors or DIR/face_lora.safetensors")
     train.add_argument("--batch-size", type=int, default=8,
                        help="examples per step and process: clips, windows or frames (default: %(default)s)")
     train.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (default: %(default)s)")

@@ -120,11 +120,12 @@ class TavidPipeline:
 
     @classmethod
     def from_checkpoints(cls, paths: list[str], runtime: Runtime | None = None, dtype: str = "auto",
-                         loras: list[tuple[str, float]] = ()) -> "TavidPipeline":
+                         loras: list[tuple[str, float]] = (), vae: str | None = None) -> "TavidPipeline":
         """Engines from trained checkpoints (the built-in engines fill the blocks they lack), with LoRAs
-        ((file, strength) pairs) each on the model it was made for (the speech or the face model)."""
+        ((file, strength) pairs) each on the model it was made for (the speech or the face model). `vae`: a
+        Stable Diffusion VAE file, for a face model trained on one."""
         from .checkpoints import load_engines
-        engines = load_engines(paths, dtype=dtype)
+        engines = load_engines(paths, dtype=dtype, vae=vae)
         if loras:
             from .engines.neural.lora import apply_to_engines
             engines = apply_to_engines(engines, loras)

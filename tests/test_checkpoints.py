@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import save_file
 
 from tavid_core.checkpoints import inspect_checkpoint, load_engines
-from tavid_core.errors import EngineUnavailableError, TavidError
+from tavid_core.errors import TavidError
 
 
 def _write(path, tensors, config=None):
@@ -25,9 +25,9 @@ def test_inspect_reads_blocks_and_config_without_loading(tmp_path):
     assert info.config == {"speech_model": {"dim": 4}}
 
 
-def test_loading_says_plainly_that_the_neural_face_side_is_not_here_yet(tmp_path):
+def test_a_face_side_block_without_its_configuration_is_named(tmp_path):
     path = _write(tmp_path / "m.safetensors", {"motion_mapper.w": torch.zeros(3)})
-    with pytest.raises(EngineUnavailableError, match=r"holds a motion mapper.*no neural face side"):
+    with pytest.raises(TavidError, match=r"holds a motion mapper but not the configuration it was trained with"):
         load_engines(path)
 
 

@@ -25,7 +25,7 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
     assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDLoraLoader",
                           "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper",
-                          "TAVIDFaceSampler", "TAVIDComposeDialogue", "TAVIDEvaluate"}
+                          "TAVIDFaceSampler", "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDEvaluate"}
     for cls in nodes.values():
         schema = cls.define_schema()
         schema.validate()
@@ -226,3 +226,48 @@ def test_lora_loader_refuses_builtin_engines_but_passes_through_at_zero(nodes, g
         face_model, speech_model)
     with pytest.raises(Exception, match="neither a face model nor a speech model"):
         lora.execute(lora_name="x", strength=1.0)
+
+
+def test_face_sampler_takes_comfyui_sampler_and_sigmas(nodes, graph, faces):
+    """A neural face model in the node, driven by a SAMPLER (KSamplerSelect's shape: a sampler function and
+    its options) and SIGMAS; connecting only one of them is refused by name; TAVID Face Model Sampling hands
+    scheduler nodes the face model's noise levels and nothing else."""
+    import importlib
+    from types import SimpleNamespace
+
+    from test_neural_face import euler_k_sampler
+
+    def ours(module: str):
+        return importlib.import_module("comfyui_tavid.tavid_core.engines.neural." + module)
+
+    cfg = ours("face_denoiser").face_config("tiny")
+    torch.manual_seed(0)
+    denoiser = ours("face_denoiser").FaceDenoiser(cfg)
+    with torch.no_grad():
+        for p in denoiser.parameters():
+            if p.abs().sum() == 0:
+                p.normal_(0, 0.05)
+    vae = ours("face_vae").FaceVAE(ours("face_vae").vae_config("tiny"))
+    face_model = ours("face_model").NeuralFaceModel(denoiser.eval(), vae.eval(), cfg)
+    sampler = nodes["TAVIDFaceSampler"]
+    motion = graph["motion_a"].window(0, 6)
+    ksampler = SimpleNamespace(sampler_function=euler_k_sampler, extra_options={})
+    sigmas = torch.tensor([14.6, 3.0, 0.5, 0.0])
+
+    def render(**inputs) -> torch.Tensor:
+        return sampler.execute(face_model=face_model, image=image_tensor(faces["grace_hopper"]), motion=motion,
+                               size=64, steps=20, seed=4, **inputs)[0]
+
+    first = render(sampler_custom=ksampler, sigmas=sigmas)
+    assert first.shape == (6, 64, 64, 3)
+    assert torch.equal(first, render(sampler_custom=ksampler, sigmas=sigmas))
+    assert not torch.equal(first, render())   # its own scheduler at 20 steps is another path
+    with pytest.raises(Exception, match="TAVID Face Sampler / sigmas: sampler_custom is connected but sigmas"):
+        render(sampler_custom=ksampler)
+    schedule = nodes["TAVIDFaceModelSampling"].execute(face_model=face_model)[0]
+    levels = schedule.get_model_object("model_sampling")
+    assert 0.02 < float(levels.sigma_min) < 0.04 and 14 < float(levels.sigma_max) < 15   # SD's scaled-linear range
+    with pytest.raises(Exception, match="only carries a noise schedule"):
+        schedule.model_options
+    with pytest.raises(Exception, match="TAVID Face Model Sampling / face_model: the builtin-warp engine does not"):
+        nodes["TAVIDFaceModelSampling"].execute(face_model=graph["engines"][4])

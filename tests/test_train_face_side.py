@@ -190,7 +190,7 @@ def test_cli_trains_motion_from_the_cache_and_continues(data, vae_run, tmp_path)
 @pytest.mark.parametrize("task, args, message", [
     ("vae", ["--size", "60"], "--size: the autoencoder needs frames whose size is a multiple of 8, got 60"),
     ("motion", ["--init", "x.safetensors"], "--init: tavid train motion starts from new networks"),
-    ("vae", ["--lora-rank", "4"], "--lora-rank: LoRAs are trained on the speech model only, not with tavid train vae"),
+    ("vae", ["--lora-rank", "4"], "--lora-rank: LoRAs are trained on the speech and face models only, not with tavid train vae"),
     ("motion", ["--data", "{dir}/bad.jsonl"], "bad.jsonl line 2: not valid JSON"),
     ("vae", ["--data", "{dir}/missing.jsonl"], "missing.jsonl line 1: the video_b file 'nobody.mp4' does not exist"),
 ])

@@ -9,7 +9,8 @@ from comfyui.workflow_format import ui_to_api, widget_slots
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ["tavid_two_person_builtin.json", "tavid_two_person_evaluate.json",  # the second adds TAVID Evaluate
-             "tavid_two_person_checkpoint.json"]  # the first with TAVID Checkpoint Loader in place of Built-in Engines
+             "tavid_two_person_checkpoint.json",  # the first with TAVID Checkpoint Loader in place of Built-in Engines
+             "tavid_two_person_neural.json"]  # the third with ComfyUI's KSamplerSelect / BasicScheduler on the faces
 
 # The core nodes the workflow uses, as ComfyUI 0.3.64's /object_info describes them.
 CORE = {
@@ -18,6 +19,13 @@ CORE = {
     "CreateVideo": {"input": {"required": {"images": ["IMAGE", {}], "fps": ["FLOAT", {"default": 30.0}]},
                               "optional": {"audio": ["AUDIO", {}]}},
                     "input_order": {"required": ["images", "fps"], "optional": ["audio"]}, "output": ["VIDEO"]},
+    "KSamplerSelect": {"input": {"required": {"sampler_name": [["euler", "euler_ancestral", "dpmpp_2m", "uni_pc"]]}},
+                       "input_order": {"required": ["sampler_name"]}, "output": ["SAMPLER"]},
+    "BasicScheduler": {"input": {"required": {"model": ["MODEL"], "scheduler": [["simple", "sgm_uniform", "karras",
+                                                                                  "exponential", "normal"]],
+                                              "steps": ["INT", {"default": 20, "min": 1, "max": 10000}],
+                                              "denoise": ["FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0}]}},
+                       "input_order": {"required": ["model", "scheduler", "steps", "denoise"]}, "output": ["SIGMAS"]},
     "SaveVideo": {"input": {"required": {"video": ["VIDEO", {}], "filename_prefix": ["STRING", {}],
                                          "format": ["COMBO", {"options": ["auto", "mp4"]}],
                                          "codec": ["COMBO", {"options": ["auto", "h264"]}]}},

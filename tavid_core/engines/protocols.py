@@ -95,6 +95,7 @@ class PreparedFace(ABC):
 
 
 class FaceModel(Engine):
+    counts_steps: bool = False   # True: rendering reports progress per sampling step itself
     @abstractmethod
     def prepare(self, image: np.ndarray, *, size: int, runtime: Runtime, where: str = "face") -> PreparedFace:
         """Analyse a reference photo (uint8 RGB) into a `size` x `size` face to animate."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from ..errors import TavidError
 
@@ -57,17 +58,25 @@ def _seconds(value, key: str, where: str) -> float | None:
     return float(value)
 
 
-def read_manifest(path: str, *, need_face: bool = False) -> list[ClipRecord]:
-    """The clips of a manifest, each checked (files exist, fields have the right types); an error names the line."""
-    root = os.path.dirname(os.path.abspath(path))
+def _span(item: dict, where: str) -> tuple[float | None, float | None]:
+    """The optional `start` and `end` seconds of a line, end after start."""
+    start, end = _seconds(item.get("start"), "start", where), _seconds(item.get("end"), "end", where)
+    if start is not None and end is not None and end <= start:
+        raise TavidError(f"'end' ({end}) must come after 'start' ({start})", where=where)
+    return start, end
+
+
+def manifest_items(path: str, what: str = "clip") -> Iterator[tuple[int, str, dict]]:
+    """(line number, where, JSON object) of every non-blank line of a JSONL manifest; a file that cannot be
+    read, a line that is not a JSON object, or a manifest without any line is an error naming the line."""
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
-        raise TavidError("no such manifest", where=path, fix="Give a .jsonl file, one clip per line.") from None
+        raise TavidError("no such manifest", where=path, fix=f"Give a .jsonl file, one {what} per line.") from None
     except UnicodeDecodeError:
         raise TavidError("the manifest is not UTF-8 text", where=path) from None
-    records = []
+    found = False
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
@@ -78,6 +87,17 @@ def read_manifest(path: str, *, need_face: bool = False) -> list[ClipRecord]:
             raise TavidError(f"not valid JSON ({e.msg} at column {e.colno})", where=where) from None
         if not isinstance(item, dict):
             raise TavidError("each line must be a JSON object", where=where)
+        found = True
+        yield number, where, item
+    if not found:
+        raise TavidError("the manifest lists no clips", where=path)
+
+
+def read_manifest(path: str, *, need_face: bool = False) -> list[ClipRecord]:
+    """The clips of a manifest, each checked (files exist, fields have the right types); an error names the line."""
+    root = os.path.dirname(os.path.abspath(path))
+    records = []
+    for number, where, item in manifest_items(path):
         missing = [k for k in REQUIRED if k not in item]
         if missing:
             raise TavidError(f"missing {', '.join(missing)}", where=where, fix=f"Each clip needs {', '.join(REQUIRED)}.")
@@ -89,15 +109,11 @@ def read_manifest(path: str, *, need_face: bool = False) -> list[ClipRecord]:
         if need_face and face is None:
             raise TavidError("the clip has no 'face'", where=where,
                              fix="The speaker mapper learns from faces: give each clip a photo or video of its speaker.")
-        start, end = _seconds(item.get("start"), "start", where), _seconds(item.get("end"), "end", where)
-        if start is not None and end is not None and end <= start:
-            raise TavidError(f"'end' ({end}) must come after 'start' ({start})", where=where)
+        start, end = _span(item, where)
         records.append(ClipRecord(
             audio=_path(root, item["audio"], "audio", where), text=item["text"].strip(), speaker=str(item["speaker"]),
             face=None if face is None else _path(root, face, "face", where), start=start, end=end, line=number,
             extra={k: v for k, v in item.items() if k not in KNOWN}))
-    if not records:
-        raise TavidError("the manifest lists no clips", where=path)
     return records
 
 

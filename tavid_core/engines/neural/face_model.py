@@ -29,7 +29,7 @@ from .inference import autocast
 from .lora_host import LoraHost
 from .motion_maps import motion_maps
 from .motion_mapper import motion_vector
-from .sampling import Sampling
+from .sampling import Sampling, noise_levels
 
 log = logging.getLogger("tavid")
 DECODE_CHUNK = 8
@@ -71,6 +71,7 @@ class NeuralFaceModel(FaceModel, LoraHost):
     name = "tavid-face-diffusion"
     family = "neural"
     lora_block = "face_model"
+    counts_steps = True
 
     def __init__(self, denoiser: FaceDenoiser, vae: LatentAutoencoder, config: FaceDiffusionConfig,
                  precision: torch.dtype = torch.float32):
@@ -167,6 +168,10 @@ class NeuralFaceModel(FaceModel, LoraHost):
             raise TavidError(f"out of memory on {runtime.device.type} sampling a window of {size} px faces",
                              where="size", fix="Lower size, load the model in fp16 or bf16, or close other programs "
                                                "that use the memory.") from None
+
+    def noise_schedule(self):
+        """The noise levels ComfyUI's scheduler nodes read (sigma_min/max, sigmas, timestep(), sigma())."""
+        return noise_levels(self.config.prediction, self.config.num_train_timesteps, self.config.beta_schedule)
 
     # ------------------------------------------------------------------ LoRA (lora_host.py)
     def lora_network(self) -> FaceDenoiser:

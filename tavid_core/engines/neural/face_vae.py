@@ -93,8 +93,8 @@ class LatentAutoencoder(nn.Module):
     downsample: int = 8
     half_safe: bool = True   # False: fp16 overflows inside (SDXL's VAE); decode in float32 instead
 
-    @property
-    def device(self) -> torch.device:
+    def weights_device(self) -> torch.device:
+        """Where the weights are (not a `device` attribute: ComfyUI's ModelPatcher sets that on models)."""
         return next(self.parameters()).device
 
     def _check(self, images: torch.Tensor, what: str = "images") -> None:
@@ -131,7 +131,7 @@ class LatentAutoencoder(nn.Module):
                        precision: torch.dtype = torch.float32) -> torch.Tensor:
         """`encode` a few images at a time on the network's device; latents come back on the CPU, float32.
         With a generator, the noise of the whole batch is drawn first: the result does not depend on `chunk`."""
-        device, precision = self.device, self._precision(precision)
+        device, precision = self.weights_device(), self._precision(precision)
         out = []
         for start in range(0, images.shape[0], max(1, chunk)):
             part = images[start:start + chunk].to(device, torch.float32)
@@ -147,7 +147,7 @@ class LatentAutoencoder(nn.Module):
     def decode_chunked(self, latents: torch.Tensor, chunk: int = 8,
                        precision: torch.dtype = torch.float32) -> torch.Tensor:
         """`decode` `chunk` latents at a time on the network's device; images come back on the CPU, float32."""
-        device, precision = self.device, self._precision(precision)
+        device, precision = self.weights_device(), self._precision(precision)
         out = []
         for start in range(0, latents.shape[0], max(1, chunk)):
             with autocast(device, precision):

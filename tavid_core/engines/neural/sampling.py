@@ -494,6 +494,18 @@ def k_diffusion_model(denoise_fn: DenoiseFn, prediction: str, alphas_cumprod: to
     return KDiffusionModel(denoise_fn, prediction, alphas_cumprod, num_train_timesteps)
 
 
+def noise_levels(prediction: str, num_train_timesteps: int = 1000, beta_schedule: str = "scaled_linear") -> KDiffusionModel:
+    """The schedule part of `k_diffusion_model` (sigma_min, sigma_max, sigmas, timestep(), sigma()): what
+    ComfyUI's scheduler nodes read from a model's `model_sampling` to make SIGMAS."""
+    alphas = None if _kind(prediction) == "flow" else noise_schedule(num_train_timesteps, beta_schedule)
+    return KDiffusionModel(_no_network, prediction, alphas, num_train_timesteps)
+
+
+def _no_network(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    raise TavidError("this is only a noise schedule; it has no network to denoise with", where="model",
+                     fix="Connect it to a scheduler node, not to a sampler.")
+
+
 # sampler_fn(model, x, sigmas, extra_args=..., callback=..., disable=...) -> x: a k-diffusion sampler,
 # e.g. functools.partial(ksampler.sampler_function, **ksampler.extra_options) from ComfyUI's SAMPLER
 KSamplerFn = Callable[..., torch.Tensor]

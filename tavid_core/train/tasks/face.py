@@ -25,8 +25,10 @@ from ...engines.neural.face_model import frame_motion
 from ...engines.neural.face_net import FACE_SECTION, VAE_SECTION, FaceModelNet
 from ...engines.neural.face_vae import LatentAutoencoder
 from ...engines.neural.inference import seeded
+from ...engines.neural.lora import LoraWeights, add_lora, check_rank, lora_metadata
 from ...engines.neural.motion_maps import motion_maps
 from ...errors import TavidError
+from ...types import Motion
 from ..face_data import person_rig
 from ..task import TrainTask
 
@@ -38,7 +40,7 @@ class Track:
     latents: torch.Tensor     # [T, C, h, w] scaled VAE latents of the frames
     reference: torch.Tensor   # [C, h, w] of the reference frame
     rig: FaceRig              # the one the Motion labels were fitted to, in pixels of a `size` image
-    motion: object            # the track's Motion labels
+    motion: Motion            # the track's labels
     vectors: np.ndarray       # [T, M] the denoiser's motion vectors
     size: int
 
@@ -67,24 +69,37 @@ class FaceTask(TrainTask):
     block = "face"
 
     def __init__(self, config: FaceDiffusionConfig, vae: LatentAutoencoder, vae_settings: dict, clips: Sequence, *,
-                 seed: int = 0, denoiser: FaceDenoiser | None = None):
+                 seed: int = 0, denoiser: FaceDenoiser | None = None, lora_rank: int | None = None,
+                 lora_alpha: float | None = None):
+        """`lora_rank`: train only a LoRA of that rank on the attention of `denoiser` (a trained one); the run
+        then writes DIR/face_lora.safetensors, a LoRA file for the LoRA Loader."""
         if not clips:
             raise TavidError("the manifest has no clips", where="--data")
         self.cfg, self.seed, self.vae_settings = config, seed, vae_settings
         own = config.vae == "own"
-        self.net = FaceModelNet(denoiser or FaceDenoiser(config), vae if own else None)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net = FaceModelNet(denoiser or FaceDenoiser(config), vae if own else None)
+            self.lora = None
+            if lora_rank is not None:
+                check_rank(lora_rank, lora_alpha)
+                self.net.denoiser.eval().requires_grad_(False)
+                add_lora(self.net.denoiser, lora_rank, lora_alpha)   # A drawn from `seed`, B zero
+                self.lora, self.lora_settings = LoraWeights(self.net.denoiser), (lora_rank, lora_alpha)
+                self.block = "face_lora"   # the file's name, and the kind of run a resume must match
         vae.eval().requires_grad_(False)
         self.tracks = encode_tracks(clips, vae, config)
         self.items = [(i, start) for i, track in enumerate(self.tracks)
                       for start in range(0, max(1, len(track.latents) - config.window + 1), max(1, config.window // 2))]
 
     def modules(self) -> dict[str, nn.Module]:
-        return {"face_model": self.net}
+        return {"face_model": self.lora if self.lora is not None else self.net}
 
-    def dataset(self) -> list[tuple[int, int]]:
-        return self.items
+    def dataset(self) -> list[int]:
+        return list(range(len(self.items)))
 
-    def collate(self, items: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
+    def collate(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        items = [self.items[k] for k in indices]
         frames = min(self.cfg.window, min(len(self.tracks[i].latents) for i, _ in items))
         parts: dict[str, list] = {"latents": [], "reference": [], "maps": [], "motion": []}
         for i, start in items:
@@ -95,12 +110,16 @@ class FaceTask(TrainTask):
             window = track.motion.window(start, stop)
             parts["maps"].append(torch.from_numpy(motion_maps(track.rig, window, track.size, source_size=track.size)))
             parts["motion"].append(torch.from_numpy(track.vectors[start:stop]))
-        return {k: torch.stack(v) for k, v in parts.items()}
+        return {k: torch.stack(v) for k, v in parts.items()} | {"index": torch.tensor(indices)}
 
     def loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        generator = seeded(self.seed, step)
         data = FaceBatch(batch["latents"], batch["reference"], batch["maps"], batch["motion"])
+        if self.lora is not None:   # the trainer moves only the LoRA it trains; the frozen rest follows the batch
+            self.net.denoiser.to(data.latents.device)
+        generator = seeded(self.seed, step, *batch["index"].tolist())
         return diffusion_loss(self.net.denoiser, data, generator)
 
     def config(self) -> dict:
+        if self.lora is not None:
+            return lora_metadata(self.cfg, *self.lora_settings, block="face_model")
         return {FACE_SECTION: self.cfg.to_dict(), VAE_SECTION: self.vae_settings}

@@ -84,6 +84,9 @@ class io:
     Mask = _type("MASK")
     Audio = _type("AUDIO")
     Video = _type("VIDEO")
+    Model = _type("MODEL")
+    Sampler = _type("SAMPLER")
+    Sigmas = _type("SIGMAS")
 
     @staticmethod
     def Custom(io_type: str):
