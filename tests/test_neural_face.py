@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from conftest import SHORT_SCRIPT
+from tavid_core.bench_face import nod
 from tavid_core.checkpoints import inspect_checkpoint
 from tavid_core.engines.neural.face_denoiser import FaceDenoiser, face_config
 from tavid_core.engines.neural.face_diffusion import CustomSampler, anchor_colour
@@ -24,7 +25,6 @@ from tavid_core.engines.protocols import SamplerSettings
 from tavid_core.errors import TavidError
 from tavid_core.media import read_video
 from tavid_core.train.face_data import person_rig, prepare_manifest
-from tavid_core.types import Motion
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SIZE = 64
@@ -43,15 +43,6 @@ def untrained(cfg=None, seed: int = 0) -> NeuralFaceModel:
     return NeuralFaceModel(denoiser.eval(), vae.eval(), cfg)
 
 
-def nodding(frames: int) -> Motion:
-    t = np.arange(frames, dtype=np.float32)
-    pose = np.zeros((frames, 6), np.float32)
-    pose[:, 1], pose[:, 5] = 0.15 * np.sin(t / 4), 1.0
-    expr = np.zeros((frames, 9), np.float32)
-    expr[:, 0] = 0.5 + 0.5 * np.sin(t / 2)
-    return Motion(fps=25.0, pose=pose, expr=expr, speaking=np.ones(frames, np.float32))
-
-
 @pytest.fixture(scope="module")
 def prepared(runtime, faces):
     model = untrained()
@@ -59,7 +50,7 @@ def prepared(runtime, faces):
 
 
 def frames_of(model, face, runtime, **settings) -> np.ndarray:
-    return model.render(face, nodding(12), runtime=runtime, settings=SamplerSettings(**{"steps": 3, **settings}))
+    return model.render(face, nod(12), runtime=runtime, settings=SamplerSettings(**{"steps": 3, **settings}))
 
 
 # ------------------------------------------------------------------------------------------- contract
@@ -107,7 +98,7 @@ def test_a_flow_model_renders_with_flow_match_euler(runtime, faces):
 
 def test_frames_do_not_depend_on_how_they_are_streamed(prepared, runtime):
     model, face = prepared
-    motion, settings = nodding(23), SamplerSettings(steps=3, seed=1)
+    motion, settings = nod(23), SamplerSettings(steps=3, seed=1)
     whole = model.render(face, motion, runtime=runtime, settings=settings)
     chunks = list(model.render_chunks(face, motion, runtime=runtime, settings=settings, chunk=5))
     assert [len(c) for c in chunks] == [5, 5, 5, 5, 3]
@@ -154,7 +145,7 @@ def test_comfyui_sampler_and_sigmas_replace_the_scheduler(prepared, runtime):
             return super().progress(total, desc)
 
     counting = Counting(device="cpu", quiet=True)
-    model.render(face, nodding(12), runtime=counting, settings=SamplerSettings(steps=30, custom=custom))
+    model.render(face, nod(12), runtime=counting, settings=SamplerSettings(steps=30, custom=custom))
     assert steps == [8]
 
 

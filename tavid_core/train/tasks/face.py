@@ -31,6 +31,7 @@ from ...errors import TavidError
 from ...types import Motion
 from ..face_data import person_rig
 from ..task import TrainTask
+from .vae import to_images
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,6 @@ class Track:
     size: int
 
 
-def _pixels(frames: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-
-
 def encode_tracks(clips: Sequence, vae: LatentAutoencoder, config: FaceDiffusionConfig) -> list[Track]:
     """Every person of every clip as a Track (frames encoded once with the frozen VAE)."""
     tracks = []
@@ -58,8 +55,8 @@ def encode_tracks(clips: Sequence, vae: LatentAutoencoder, config: FaceDiffusion
             if size % config.multiple:
                 raise TavidError(f"face crops of {size} px do not fit the {config.name} face model", where="--size",
                                  fix=f"Use a multiple of {config.multiple}.")
-            latents = vae.encode_chunked(_pixels(person.frames))
-            reference = vae.encode_chunked(_pixels(person.reference[None]))[0]
+            latents = vae.encode_chunked(to_images(person.frames))
+            reference = vae.encode_chunked(to_images(person.reference[None]))[0]
             tracks.append(Track(latents, reference, person_rig(person), person.motion,
                                 frame_motion(person.motion, config.code_dim), size))
     return tracks
