@@ -335,10 +335,10 @@ def test_lora_loader_node_patches_and_chains(nodes, models_dir, trained, side, t
     assert all(torch.equal(t, before[k]) for k, t in speech.dit.state_dict().items())
     assert patched.loras == chained.loras[:1]
     assert lora.execute(lora_name="a.safetensors", strength=0.0, speech_model=speech).args == (None, speech)
-    # a face LoRA for a neural face model: that side is not in this version
+    # a face LoRA for a neural face engine that takes none (the neural face model itself does: test_neural_face)
     save_file({"face_model.w.lora_A.weight": torch.zeros(2, 2)}, str(models_dir / "tavid_loras" / "face.safetensors"))
     clear_error(lambda: lora.execute(lora_name="face.safetensors", strength=1.0, face_model=NeuralFaceStandIn(),
-                                     speech_model=speech), ("neural face side is not in this version",),
+                                     speech_model=speech), ("is not a neural tavid face model a lora could patch",),
                 "TAVID LoRA Loader / face_model")
     clear_error(lambda: lora.execute(lora_name="face.safetensors", strength=1.0, face_model=face, speech_model=speech),
                 ("the builtin-warp engine has no network a lora could patch",), "TAVID LoRA Loader / face_model")
@@ -419,7 +419,7 @@ def test_lora_training_needs_a_trained_speech_model(trained, tmp_path, capsys):
     assert "--lora-rank: a LoRA's rank must be a whole number of at least 1, got 0" in capsys.readouterr().err
     vocoder = ["train", "vocoder", *base[2:]]
     assert main(vocoder) == 2
-    assert "LoRAs are trained on the speech model only" in capsys.readouterr().err
+    assert "LoRAs are trained on the speech and face models only" in capsys.readouterr().err
     records = read_manifest(str(trained["manifest"]))
     _, networks = load_speech_networks([str(trained["speech"])])
     del networks["speaker_mapper"]
