@@ -132,8 +132,7 @@ class ScheduleOnly:
     def get_model_object(self, name: str):
         if name == "model_sampling":
             return self._model_sampling
-        raise TavidError(f"TAVID Face Model Sampling only carries a noise schedule, not {name!r}", where="model",
-                         fix="Connect it to a scheduler node (BasicScheduler), not to a sampler or a model patch.")
+        return self.__getattr__(name)
 
     def __getattr__(self, name: str):
         raise TavidError(f"TAVID Face Model Sampling only carries a noise schedule, not {name!r}", where="model",

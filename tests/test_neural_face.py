@@ -19,7 +19,7 @@ from tavid_core.engines.neural.face_denoiser import FaceDenoiser, face_config
 from tavid_core.engines.neural.face_diffusion import CustomSampler, anchor_colour
 from tavid_core.engines.neural.face_loader import load_face_model, load_face_side
 from tavid_core.engines.neural.face_model import NeuralFace, NeuralFaceModel
-from tavid_core.engines.neural.face_vae import FaceVAE, psnr, vae_config
+from tavid_core.engines.neural.face_vae import psnr
 from tavid_core.engines.neural.motion_maps import MAP_CHANNELS
 from tavid_core.engines.protocols import SamplerSettings
 from tavid_core.errors import TavidError
@@ -30,17 +30,24 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SIZE = 64
 
 
-def untrained(cfg=None, seed: int = 0) -> NeuralFaceModel:
+def untrained(cfg=None, seed: int = 0, package: str = "tavid_core"):
     """A tiny face model with random weights everywhere (the zero-initialised output layers too), so
-    sampling does something a scheduler, a seed or a condition can change."""
-    cfg = cfg or face_config("tiny")
+    sampling does something a scheduler, a seed or a condition can change. `package`: the import name of the
+    library (the node tests load the repository a second time as the ComfyUI package comfyui_tavid)."""
+    import importlib
+
+    def neural(module: str):
+        return importlib.import_module(f"{package}.engines.neural.{module}")
+
+    cfg = cfg or neural("face_denoiser").face_config("tiny")
     torch.manual_seed(seed)
-    denoiser, vae = FaceDenoiser(cfg), FaceVAE(vae_config("tiny"))
+    denoiser = neural("face_denoiser").FaceDenoiser(cfg)
+    vae = neural("face_vae").FaceVAE(neural("face_vae").vae_config("tiny"))
     with torch.no_grad():
         for p in denoiser.parameters():
             if p.abs().sum() == 0:
                 p.normal_(0, 0.05)
-    return NeuralFaceModel(denoiser.eval(), vae.eval(), cfg)
+    return neural("face_model").NeuralFaceModel(denoiser.eval(), vae.eval(), cfg)
 
 
 @pytest.fixture(scope="module")

@@ -232,23 +232,11 @@ def test_face_sampler_takes_comfyui_sampler_and_sigmas(nodes, graph, faces):
     """A neural face model in the node, driven by a SAMPLER (KSamplerSelect's shape: a sampler function and
     its options) and SIGMAS; connecting only one of them is refused by name; TAVID Face Model Sampling hands
     scheduler nodes the face model's noise levels and nothing else."""
-    import importlib
     from types import SimpleNamespace
 
-    from test_neural_face import euler_k_sampler
+    from test_neural_face import euler_k_sampler, untrained
 
-    def ours(module: str):
-        return importlib.import_module("comfyui_tavid.tavid_core.engines.neural." + module)
-
-    cfg = ours("face_denoiser").face_config("tiny")
-    torch.manual_seed(0)
-    denoiser = ours("face_denoiser").FaceDenoiser(cfg)
-    with torch.no_grad():
-        for p in denoiser.parameters():
-            if p.abs().sum() == 0:
-                p.normal_(0, 0.05)
-    vae = ours("face_vae").FaceVAE(ours("face_vae").vae_config("tiny"))
-    face_model = ours("face_model").NeuralFaceModel(denoiser.eval(), vae.eval(), cfg)
+    face_model = untrained(package="comfyui_tavid.tavid_core")
     sampler = nodes["TAVIDFaceSampler"]
     motion = graph["motion_a"].window(0, 6)
     ksampler = SimpleNamespace(sampler_function=euler_k_sampler, extra_options={})

@@ -61,6 +61,22 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
+def rechunk(parts: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """`parts` (arrays of any lengths along dim 0) as consecutive arrays of exactly `size` (the last may
+    be shorter), holding no more than one output's worth at a time."""
+    pending: list[np.ndarray] = []
+    held = 0
+    for part in parts:
+        pending.append(part)
+        held += len(part)
+        while held >= size:
+            joined = np.concatenate(pending)
+            yield joined[:size]
+            pending, held = [joined[size:]], held - size
+    if held:
+        yield np.concatenate(pending)
+
+
 def sampling_of(settings: SamplerSettings) -> Sampling:
     identity = settings.cfg if settings.identity_cfg is None else settings.identity_cfg
     return Sampling(sampler=settings.sampler, scheduler=settings.scheduler, steps=settings.steps,
@@ -138,21 +154,14 @@ class NeuralFaceModel(FaceModel, LoraHost):
             done[0] = step
             runtime.check_interrupt()
 
-        pending: list[np.ndarray] = []
-        held = 0
-        try:
+        def decoded() -> Iterator[np.ndarray]:
             for _, latents in self._guarded(sampler.latents(frames, conditions, on_step), runtime, size):
                 for start in range(0, len(latents), DECODE_CHUNK):
-                    images = self.vae.decode_chunked(latents[start:start + DECODE_CHUNK], DECODE_CHUNK,
-                                                     precision=self.precision)
-                    pending.append(to_uint8(images))
-                    held += len(pending[-1])
-                    while held >= chunk:
-                        joined = np.concatenate(pending)
-                        yield joined[:chunk]
-                        pending, held = ([joined[chunk:]] if len(joined) > chunk else []), len(joined) - chunk
-            if held:
-                yield np.concatenate(pending)
+                    yield to_uint8(self.vae.decode_chunked(latents[start:start + DECODE_CHUNK], DECODE_CHUNK,
+                                                           precision=self.precision))
+
+        try:
+            yield from rechunk(decoded(), chunk)
         finally:
             bar.close()
 
