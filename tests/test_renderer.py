@@ -45,11 +45,17 @@ def test_mouth_open_while_speaking_and_closed_while_listening(rendered, short_sp
 
 
 def test_identity_is_kept(engines, runtime, faces, rendered):
+    """Every rendered frame is still its person for dlib: well inside the same-person threshold (0.6), near
+    the reference on average, and far closer to it than to the other person. Measured per frame 0.08-0.35
+    (OpenCV 5 and 4, two CPU kernel sets), median 0.27; the two references are 0.68 apart."""
     analyzer = face_analyzer()
-    for person, name in enumerate(("grace_hopper", "astronaut")):
-        reference = analyzer.analyze(faces[name], embedding=True).embedding
-        for frame in rendered[person][::15]:
-            assert identity_distance(analyzer.analyze(frame, embedding=True).embedding, reference) < 0.35
+    references = [analyzer.analyze(faces[name], embedding=True).embedding for name in ("grace_hopper", "astronaut")]
+    for person, own in enumerate(references):
+        embeddings = [analyzer.analyze(frame, embedding=True).embedding for frame in rendered[person][::15]]
+        to_own = np.array([identity_distance(e, own) for e in embeddings])
+        to_other = np.array([identity_distance(e, references[1 - person]) for e in embeddings])
+        assert to_own.max() < 0.45 and np.median(to_own) < 0.3, to_own
+        assert (to_other - to_own).min() > 0.2, (to_own, to_other)
 
 
 def test_parted_lips_in_the_photo_are_closed_at_rest(engines, runtime, faces):
@@ -152,7 +158,9 @@ def test_cpu_remap_samples_as_the_torch_warp_does(engines, runtime, faces):
     x0, y0, x1, y1 = face.warp.box
     diff = np.abs(frames[:, y0:y1, x0:x1].astype(int) - reference)
     assert np.abs(frames[1].astype(int) - frames[0]).mean() > 5      # the two poses differ
-    assert diff.max() <= 2 and np.mean(diff > 1) < 0.001            # fixed-point rounding apart, the same
+    # the same picture but for OpenCV's fixed-point sampling: it rounds coordinates to 1/32 px, which moves a
+    # pixel on the steepest edge (~250 levels per px) by up to 8 levels; measured max 1 (OpenCV 5) and 3 (4)
+    assert diff.max() <= 8 and diff.mean() < 0.25 and np.mean(diff > 2) < 0.001
 
 
 def test_photo_without_a_face_is_a_clear_error(engines, runtime, cat_image):

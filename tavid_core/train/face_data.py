@@ -95,7 +95,7 @@ def person_rig(track: PersonTrack) -> FaceRig:
     return reference_and_rig(track.frames[0], track.landmarks[0])[1]
 
 
-def _cut(frame: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+def cut_square(frame: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
     """The square (x0, y0, side) of a frame, padded by mirroring where it leaves the picture (as
     portrait_crop pads)."""
     h, w = frame.shape[:2]
@@ -162,7 +162,7 @@ class _Tracker:
         return self.previous
 
 
-def _frame_times(start: float, count: int, fps: float) -> np.ndarray:
+def frame_times(start: float, count: int, fps: float) -> np.ndarray:
     """The frame centres of the clip, seconds in the source files."""
     return start + (np.arange(count) + 0.5) / fps
 
@@ -221,7 +221,7 @@ def _track_person(video: str, times: np.ndarray, size: int, where: str,
             scale, offset = work / side, np.array([x0, y0, x0, y0])
             tracker = _Tracker(face_analyzer(), (face.landmarks - [x0, y0] + 0.5) * scale - 0.5,
                                (np.asarray(face.box) - offset) * scale)
-        cut = _cut(frame, *box)
+        cut = cut_square(frame, *box)
         points = tracker(cut if work == box[2] else resize(cut, work, work))
         crops[i] = resize(cut, size, size)
         landmarks[i] = (points + 0.5) * (size / work) - 0.5  # pixel centres at integers, as the renderer maps
@@ -367,7 +367,7 @@ def _prepare(record: DyadicRecord, size: int, fps: float, runtime: Runtime | Non
     if frames < 2:
         raise TavidError(f"the clip lasts only {speech.duration_s:.3f} s", where=record.where,
                          fix="Use clips of at least a few frames.")
-    times = _frame_times(record.start or 0.0, frames, fps)
+    times = frame_times(record.start or 0.0, frames, fps)
     people = []
     for person, video in enumerate((record.video_a, record.video_b)):
         crops, landmarks = _track_person(video, times, size, record.where, runtime)
