@@ -4,12 +4,11 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
-from ..tavid_core.compose import LAYOUTS, canvas_size, compose, floor_holder, speaker_mask
+from ..tavid_core.analysis.faces import SIDES, turn_toward
 from ..tavid_core.engines.protocols import SamplerSettings
-from ..tavid_core.limits import SAMPLERS, SCHEDULERS
 from ..tavid_core.errors import TavidError
-from ..tavid_core.faces import SIDES, turn_toward
-from ..tavid_core.limits import SEED_RANGE
+from ..tavid_core.limits import SAMPLERS, SCHEDULERS, SEED_RANGE
+from ..tavid_core.media.compose import LAYOUTS, canvas_size, compose, floor_holder, speaker_mask
 from . import sockets
 from .convert import frames_tensor, put_frames, reference_image
 from .errors import node_errors
@@ -90,7 +89,7 @@ def custom_sampler(sampler, sigmas):
                          fix="Connect both (e.g. KSamplerSelect and BasicScheduler), or neither.")
     from functools import partial
 
-    from ..tavid_core.engines.neural.face_diffusion import CustomSampler
+    from ..tavid_core.engines.neural.face.diffusion import CustomSampler
     function = getattr(sampler, "sampler_function", None)
     if function is None:
         raise TavidError(f"the SAMPLER ({type(sampler).__name__}) is not a k-diffusion sampler", where="sampler_custom",

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..tavid_core.checkpoints import load_engines, load_lora
+from ..tavid_core.checkpoints import load_lora
 from ..tavid_core.engines.builtin import VOICE_SETS, load_builtin_engines
+from ..tavid_core.engines.load import load_engines
 from ..tavid_core.errors import EngineUnavailableError
+from ..tavid_core.limits import PRECISIONS
 from . import sockets
 from .errors import node_errors
 from .runtime import LORA_FOLDER, MODEL_FOLDER, model_files, model_path
@@ -57,7 +59,7 @@ class CheckpointLoader(io.ComfyNode):
             inputs=[
                 io.Combo.Input("ckpt_name", options=model_files(MODEL_FOLDER) or [NO_FILES],
                                tooltip="A checkpoint in ComfyUI/models/tavid (safetensors only)."),
-                io.Combo.Input("dtype", options=["auto", "fp32", "fp16", "bf16"], default="auto",
+                io.Combo.Input("dtype", options=list(PRECISIONS), default="auto",
                                tooltip="Weight precision; auto picks what the device does best."),
                 io.Combo.Input("device", options=["auto", "cpu", "gpu"], default="auto",
                                tooltip="Where the networks run; auto follows ComfyUI."),
@@ -130,8 +132,8 @@ class LoraLoader(io.ComfyNode):
     @classmethod
     def _patch(cls, model, field: str, path: str, strength: float):
         """`model` with the LoRA at `path` applied, when it is an engine that takes LoRAs."""
-        from ..tavid_core.engines.neural.lora import apply_loras  # torch and peft only when a LoRA applies
-        from ..tavid_core.engines.neural.lora_host import LoraHost, not_a_host
+        from ..tavid_core.engines.neural.lora.adapters import apply_loras
+        from ..tavid_core.engines.neural.lora.host import LoraHost, not_a_host
         if model.family != "neural":
             cls._no_network(model, field)
         if not isinstance(model, LoraHost):

@@ -4,9 +4,8 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..tavid_core.engines.builtin import builtin_voice_names
-from ..tavid_core.engines.neural.flow import ODE_METHODS
-from ..tavid_core.length_limit import check_length, check_script_length
-from ..tavid_core.limits import MAX_MINUTES, MAX_MINUTES_RANGE, PITCH_SHIFT_RANGE, SEED_RANGE, SPEED_RANGE
+from ..tavid_core.limits import (MAX_MINUTES, MAX_MINUTES_RANGE, ODE_METHODS, PITCH_SHIFT_RANGE, SEED_RANGE,
+                                 SPEED_RANGE, check_length, check_script_length)
 from . import sockets
 from .convert import from_audio, reference_image, to_audio
 from .errors import node_errors

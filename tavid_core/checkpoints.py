@@ -9,21 +9,30 @@ against the file, so weights of another model size fail here instead of deep ins
 Nothing here unpickles: the header is read with a size limit before safetensors opens the file, and a
 pickle renamed to .safetensors is recognised and refused, never loaded.
 
-`load_engines` builds the engines a checkpoint holds (engines/neural/loader.py); blocks it lacks come
-from the built-in engines.
+This module is the file format only: headers, shapes, reading a block into a network, writing whole
+files, and the keys of every configuration section. Which engines a file makes is engines/load.py's work.
 """
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .errors import TavidError
 from .limits import MAX_HEADER_BYTES
 
+if TYPE_CHECKING:
+    from torch import nn
+
 BLOCKS = ("text_encoder", "speech_model", "vocoder", "speaker_mapper", "motion_mapper", "face_model")
 CONFIG_KEY = "tavid_config"
+# the sections of `tavid_config`: each block's saved configuration (and the settings of a LoRA file)
+SPEECH_SECTION = "speech"     # the SpeechSideConfig of the text encoder, speech model, vocoder, speaker mapper
+MOTION_SECTION = "motion"     # the MotionMapperConfig
+FACE_SECTION = "face"         # the face denoiser's FaceDiffusionConfig
+VAE_SECTION = "face_vae"      # our FaceVAEConfig, or {"sd": "sd1"|"sdxl"} for a Stable Diffusion VAE
+LORA_SECTION = "lora"         # a LoRA file's rank, alpha and block
 # What each block is, in the words of the README, for messages about a file of the wrong kind.
 BLOCK_NAMES = {"text_encoder": "text encoder", "speech_model": "speech model",
                "vocoder": "vocoder (the part of speech generation that makes the sound)",
@@ -162,21 +171,10 @@ def _held(info: CheckpointInfo) -> str:
     return "weights of the " + " and the ".join(names) if names else "no TAVID weights"
 
 
-def load_engines(path: "str | Sequence[str]", dtype: str = "auto", device: str = "auto", vae: str | None = None):
-    """The engines stored in one checkpoint (or several that belong together); the built-in engines fill
-    the blocks they lack. `dtype`: auto, fp32, fp16 or bf16; `device`: auto, cpu, cuda, ...; `vae`: the
-    Stable Diffusion VAE file a face model trained on one needs."""
-    from .engines.neural.loader import load_neural_engines
-    from .runtime.standalone import pick_device
-    paths = [path] if isinstance(path, str) else list(path)
-    target = pick_device("auto" if device in ("auto", "gpu") else device)
-    return load_neural_engines(paths, dtype=dtype, device=target, vae=vae)
-
-
 def load_lora(path: str, targets: Sequence[str]) -> CheckpointInfo:
     """The header of a LoRA for the connected models (`targets`: block names such as "speech_model"),
     checked to hold weights for one of them; which of them it patches is `info.blocks`. Nothing but the
-    header is read: applying it is the engine's work (engines/neural/lora.py for the speech model)."""
+    header is read: applying it is the engine's work (engines/neural/lora/ for the neural engines)."""
     info = inspect_checkpoint(path)
     name = os.path.basename(path)
     if not any(block in info.blocks for block in targets):
@@ -204,7 +202,7 @@ def write_checkpoint(path: str, tensors: Mapping, metadata: Mapping[str, str]) -
     place, so an interrupted or failed write leaves the previous file (or none), never a torn one."""
     import safetensors.torch
 
-    from .output_files import disk_error, partial_path, remove_quietly
+    from .media.files import disk_error, partial_path, remove_quietly
     temp = partial_path(path)
     try:
         safetensors.torch.save_file(_for_file(tensors), temp, metadata=dict(metadata))
@@ -217,3 +215,28 @@ def write_checkpoint(path: str, tensors: Mapping, metadata: Mapping[str, str]) -
     except BaseException:
         remove_quietly(temp)
         raise
+
+
+def saved_config(info: CheckpointInfo, section: str, what: str, plural: bool = False) -> dict:
+    """The configuration a block was saved with (`tavid_config[section]`); a file whose networks came without
+    it was not written by TAVID. `what` names what the file holds ("a face model", "speech networks")."""
+    if section not in info.config:
+        trained = "they were" if plural else "it was"
+        raise TavidError(f"it holds {what} but not the configuration {trained} trained with",
+                         where=os.path.basename(info.path), fix="Use a checkpoint written by `tavid train` or `tavid bundle`.")
+    return info.config[section]
+
+
+def load_block(network: nn.Module, prefix: str, info: CheckpointInfo, by: str) -> None:
+    """Fill `network` with the file's tensors under `prefix` (e.g. "vocoder." or "face_model.vae."), after
+    checking their names and shapes against it (`by`: whose shapes these are, for the message)."""
+    from safetensors import safe_open
+    expected = {prefix + k: tuple(v.shape) for k, v in network.state_dict().items()}
+    check_shapes(expected, info, by=by)
+    with safe_open(info.path, framework="pt") as f:
+        state = {key[len(prefix):]: f.get_tensor(key) for key in f.keys() if key.startswith(prefix)}
+    extra = sorted(set(state) - {k[len(prefix):] for k in expected})
+    if extra:
+        raise TavidError(f"it has tensors {by} does not: {', '.join(extra[:3])}",
+                         where=os.path.basename(info.path), fix="Use the checkpoint made for this version.")
+    network.load_state_dict(state)

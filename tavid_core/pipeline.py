@@ -16,20 +16,19 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .compose import canvas_size, check_layout, compose, floor_holder
+from .analysis.faces import turn_toward
 from .engines.protocols import EngineSet, SamplerSettings
 from .errors import TavidError
-from .faces import turn_toward
-from .length_limit import check_length, check_script_length
 from .limits import (MAX_MINUTES, MAX_MINUTES_RANGE, MAX_SIZE, MIN_SIZE, MIRROR_MODES, PITCH_SHIFT_RANGE, SEED_RANGE,
-                     SPEAKERS, SPEED_RANGE, STEPS_RANGE)
-from .media import VideoWriter, as_uint8_rgb
-from .output_files import remove_quietly, write_text_whole
+                     SPEAKERS, SPEED_RANGE, STEPS_RANGE, check_length, check_script_length)
+from .media.compose import canvas_size, check_layout, compose, floor_holder
+from .media.files import remove_quietly, write_text_whole
+from .media.images import as_uint8_rgb
+from .media.video import VideoWriter
 from .runtime import Runtime, StandaloneRuntime
-from .stage_clock import StageClock
-from .threads import one_core_left
+from .runtime.stage_clock import StageClock
+from .runtime.threads import one_core_left
 from .types import Dialogue, Motion, Speech, Voice
-
 
 
 def check_between(value: float, bounds: tuple[float, float], what: str, where: str, fix: str) -> None:
@@ -54,7 +53,7 @@ class GenerateSettings:
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     window: int = 25              # frames rendered and encoded at a time
     mirror: str = "auto"          # "auto": mirror a photo whose face is turned away from the partner; "never"
-    max_minutes: float = MAX_MINUTES  # longest speech accepted (see length_limit)
+    max_minutes: float = MAX_MINUTES  # longest speech accepted (see limits.check_length)
 
     def check(self) -> None:
         if not (1.0 <= self.fps <= 120.0):
@@ -124,10 +123,10 @@ class TavidPipeline:
         """Engines from trained checkpoints (the built-in engines fill the blocks they lack), with LoRAs
         ((file, strength) pairs) each on the model it was made for (the speech or the face model). `vae`: a
         Stable Diffusion VAE file, for a face model trained on one."""
-        from .checkpoints import load_engines
+        from .engines.load import load_engines
         engines = load_engines(paths, dtype=dtype, vae=vae)
         if loras:
-            from .engines.neural.lora import apply_to_engines
+            from .engines.neural.lora.adapters import apply_to_engines
             engines = apply_to_engines(engines, loras)
         return cls(engines, runtime)
 

@@ -1,4 +1,4 @@
-"""The data contracts exchanged between blocks (DESIGN.md section 4).
+"""The data contracts exchanged between blocks (docs/architecture.md).
 
 Every engine reads and writes these types and nothing else, so any speech engine can feed any
 motion mapper and any motion can drive any face engine. Arrays are float32 numpy on the CPU; the

@@ -8,23 +8,16 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+pytest.register_assert_rewrite("helpers")  # their asserts explain themselves like the tests' own
+
+from helpers.paths import ROOT  # noqa: E402 - after the rewrite hook
+from helpers.scripts import SHORT_SCRIPT  # noqa: E402
+
 if importlib.util.find_spec("comfy_api") is None:
     sys.path.insert(0, str(ROOT / "tests" / "support"))
-
-SHORT_SCRIPT = """\
-# three turns: a question, a pause, a bilabial-rich answer
-A: Hello there, how are you doing today?
-[pause:0.8s]
-B: Maybe a bit tired, but happy to be here.
-A: Good to hear.
-"""
-
 
 @pytest.fixture(scope="session")
 def runtime():
@@ -40,7 +33,7 @@ def engines():
 
 @pytest.fixture(scope="session")
 def faces():
-    from tavid_core.media import sample_portrait
+    from tavid_core.examples import sample_portrait
     return {"grace_hopper": sample_portrait("grace_hopper"), "astronaut": sample_portrait("astronaut")}
 
 
@@ -92,19 +85,6 @@ def models_dir(tmp_path, monkeypatch):
         (tmp_path / key).mkdir()
     monkeypatch.setenv("TAVID_MODELS_DIR", str(tmp_path))
     return tmp_path
-
-
-def frame_apertures(frames: np.ndarray, every: int = 1) -> np.ndarray:
-    """dlib mouth aperture of every `every`-th frame (NaN where no face is found)."""
-    from tavid_core.errors import FaceNotFoundError
-    from tavid_core.faces import face_analyzer, mouth_aperture
-    out = []
-    for frame in frames[::every]:
-        try:
-            out.append(mouth_aperture(face_analyzer().analyze(frame).landmarks))
-        except FaceNotFoundError:
-            out.append(np.nan)
-    return np.array(out)
 
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -167,7 +147,7 @@ def tiny_face(tmp_path_factory):
     import torch
 
     from tavid_core.cli import main
-    from tavid_core.train.synth_dyadic import make_dyadic_clip
+    from tavid_core.train.data.synth_dyadic import make_dyadic_clip
     root = tmp_path_factory.mktemp("tiny_face")
     runs, cache = root / "runs", root / "cache"
     threads = torch.get_num_threads()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers.paths import ROOT
 
 PARTS = ("__init__.py", "pyproject.toml", "nodes", "tavid_core", "tests", "workflows")
 
@@ -25,7 +25,7 @@ def test_the_suite_runs_in_a_checkout_named(name, tmp_path):
         else:
             shutil.copy2(source, checkout / part)
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_dialogue.py",
-                          "tests/test_nodes.py::test_pack_registers_through_comfy_entrypoint_only"],
+                          "tests/nodes/test_nodes.py::test_pack_registers_through_comfy_entrypoint_only"],
                          cwd=checkout, capture_output=True, text=True, timeout=300)
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]

@@ -5,7 +5,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tavid_core.checkpoints import inspect_checkpoint, load_engines
+from tavid_core.checkpoints import inspect_checkpoint
+from tavid_core.engines.load import load_engines
 from tavid_core.errors import TavidError
 
 

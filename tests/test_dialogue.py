@@ -126,7 +126,7 @@ def test_read_script_names_the_file(tmp_path):
 
 
 def test_example_script_parses():
-    from tavid_core.cli import EXAMPLE_SCRIPT
+    from tavid_core.examples import EXAMPLE_SCRIPT
     d = read_script(str(EXAMPLE_SCRIPT))
     assert d.speakers == ("Ada", "Sam") and len(d.turns) == 10
     assert any(t.pause_before_s for t in d.turns) and any("laughs" in t.tags for t in d.turns)

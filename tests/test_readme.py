@@ -1,8 +1,7 @@
 """The README's two set-up commands are the ones CI and users run."""
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers.paths import ROOT
 
 
 def _commands():

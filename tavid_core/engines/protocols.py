@@ -9,7 +9,6 @@ script swaps engines without changing anything else.
 """
 from __future__ import annotations
 
-import gc
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -18,9 +17,9 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..errors import TavidError
 from ..runtime import Runtime
 from ..types import Dialogue, EncodedText, Motion, Speech, Voice
+from .memory import is_out_of_memory, out_of_memory_advice, release_memory
 
 log = logging.getLogger("tavid")
 
@@ -109,17 +108,16 @@ class FaceModel(Engine):
                        settings: SamplerSettings = SamplerSettings()) -> np.ndarray:
         """`render`, but a window that runs out of memory is rendered again in halves, down to single
         frames; only a single frame that does not fit is an error, and it says what to lower."""
+        if motion.num_frames <= 1:
+            with out_of_memory_advice(runtime, f"rendering one frame of a {face.size} px face", "size",
+                                      lower="Lower size or steps"):
+                return self.render(face, motion, runtime=runtime, settings=settings)
         try:
             return self.render(face, motion, runtime=runtime, settings=settings)
         except Exception as e:  # noqa: BLE001 - only memory errors are handled, the rest re-raised
             if not is_out_of_memory(e):
                 raise
             release_memory(runtime)
-            if motion.num_frames <= 1:
-                raise TavidError(f"out of memory on {runtime.device.type} rendering one frame of a {face.size} px "
-                                 "face", where="size",
-                                 fix="Lower size or steps, load the model in fp16 or bf16, or close other programs "
-                                     "that use the memory.") from None
         half = motion.num_frames // 2
         log.warning("out of memory rendering %d frames at once; rendering %d at a time", motion.num_frames, half)
         return np.concatenate([
@@ -133,22 +131,6 @@ class FaceModel(Engine):
             runtime.check_interrupt()
             yield self.render_fitting(face, motion.window(start, min(start + chunk, motion.num_frames)),
                                       runtime=runtime, settings=settings)
-
-
-_OOM_TYPES = (MemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError))
-_OOM_WORDS = ("out of memory", "can't allocate memory", "failed to allocate")
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """A memory error of any device: CUDA's own type, Python's, or the RuntimeError of other backends."""
-    return isinstance(error, _OOM_TYPES) or (isinstance(error, RuntimeError)
-                                              and any(w in str(error).lower() for w in _OOM_WORDS))
-
-
-def release_memory(runtime: Runtime) -> None:
-    gc.collect()
-    if runtime.device.type == "cuda":
-        torch.cuda.empty_cache()
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..audio_features import active_span, energy_db
+from ..analysis.audio_features import active_span, energy_db
 from ..runtime import Runtime
 from ..types import BACKCHANNEL, Backchannel, EncodedText, EncodedTurn, Phone, Segment, Word
-from .builtin.tts.base import Utterance, word_tokens
+from .shared.utterance import Utterance, word_tokens
 
 LEAD_IN_S, TAIL_S = 0.35, 0.5     # silence before the first turn and after the last
 BACKCHANNEL_GAIN_DB = -5.0        # a listener's "mm-hm" stays under the turn it answers

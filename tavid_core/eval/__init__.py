@@ -1,4 +1,4 @@
-"""Offline evaluation of two-person conversation videos on TAVID's four dimensions (DESIGN.md section 8)."""
+"""Offline evaluation of two-person conversation videos on TAVID's four dimensions (docs/architecture.md)."""
 from .clip import Clip, clip_from_arrays, clip_from_file
 from .deps import INSTALL_HINT, check_eval_packages, missing_packages
 from .evaluate import evaluate, evaluate_video, timeline_beside

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import median_filter
 
-from ..audio_features import energy_db
+from ..analysis.audio_features import energy_db
+from ..analysis.spans import lasting, runs
 from .deps import require
 from .face_signals import FaceSignals
 from .reference import Reference
@@ -72,21 +73,6 @@ def _silero_model():
         _model = require("silero_vad").load_silero_vad(onnx=True)
     _model.reset_states()
     return _model
-
-
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) index pairs of the True runs of a boolean array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
-
-
-def lasting(mask: np.ndarray, min_length: float) -> np.ndarray:
-    """The True runs of `mask` that are at least `min_length` long; shorter ones set to False."""
-    out = np.zeros_like(mask)
-    for a, b in runs(mask):
-        if b - a >= min_length:
-            out[a:b] = True
-    return out
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import TavidError
-from ..media import as_uint8_rgb, load_audio
+from ..media.audio import load_audio
+from ..media.images import as_uint8_rgb
 
 MIN_SECONDS = 1.0
 

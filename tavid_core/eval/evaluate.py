@@ -13,11 +13,12 @@ import os
 
 import numpy as np
 
+from ..analysis.faces import face_analyzer
 from ..errors import TavidError
-from ..faces import face_analyzer
-from ..media import as_uint8_rgb, load_image, resample
+from ..media.audio import resample
+from ..media.images import as_uint8_rgb, load_image
 from ..runtime import Runtime, StandaloneRuntime
-from ..stage_clock import StageClock
+from ..runtime.stage_clock import StageClock
 from .activity import VAD_RATE, measure_activity, speech_segments, tighten
 from .clip import Clip, clip_from_file
 from .deps import check_eval_packages

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activity import RATE, Activity, grid_times, lasting, spans_mask
+from ..analysis.spans import lasting
+from .activity import RATE, Activity, grid_times, spans_mask
 from .reference import Reference
 from .signal_math import percentile_or_none
 

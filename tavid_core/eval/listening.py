@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activity import RATE, Activity, runs
+from ..analysis.spans import runs
+from .activity import RATE, Activity
 from .face_signals import MOUTH_CLOSED, FaceSignals, reaction_frames
 from .signal_math import lagged_correlation, ratio_or_none
 

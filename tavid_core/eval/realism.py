@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio_features import energy_db
-from ..faces import identity_distance
+from ..analysis.audio_features import energy_db
+from ..analysis.faces import identity_distance
 from .face_signals import FaceSignals, landmark_jitter
 from .signal_math import lagged_correlation, mean_or_none, ratio_or_none
 from .tracking import FaceTrack

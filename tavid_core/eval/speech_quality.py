@@ -10,8 +10,9 @@ import logging
 
 import numpy as np
 
-from ..audio_features import pitch_hz
-from .activity import RATE, VAD_RATE, Activity, runs
+from ..analysis.audio_features import pitch_hz
+from ..analysis.spans import runs
+from .activity import RATE, VAD_RATE, Activity
 from .deps import require
 from .reference import words
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..analysis.faces import face_analyzer
 from ..errors import FaceNotFoundError, TavidError
-from ..faces import face_analyzer
-from ..media import as_uint8_rgb, resize
+from ..media.images import as_uint8_rgb, resize
 from ..runtime import Runtime
 from .clip import Clip
 

@@ -12,6 +12,8 @@ from typing import Iterable, Protocol
 
 import torch
 
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}   # limits.PRECISIONS but auto
+
 
 class Progress(Protocol):
     def update(self, n: int = 1) -> None: ...

@@ -6,9 +6,7 @@ import sys
 import torch
 
 from ..errors import TavidError
-from .base import ManagedModule, Progress, Runtime
-
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+from .base import DTYPES, ManagedModule, Progress, Runtime
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..checkpoints import read_header, write_checkpoint
 from ..errors import TavidError
-from ..output_files import remove_quietly
+from ..media.files import remove_quietly
 from .ema import EMA
 
 RESUME_FILE = "resume.safetensors"

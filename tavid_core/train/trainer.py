@@ -29,13 +29,14 @@ from torch import nn
 
 from ..checkpoints import write_checkpoint
 from ..errors import TavidError
-from ..output_files import check_output_path
+from ..limits import PRECISIONS, is_whole
+from ..media.files import check_output_path
+from ..runtime.base import DTYPES
 from .distributed import DistContext, setup_distributed
 from .ema import EMA
 from .resume import RESUME_FILE, LoopState, load_resume, remove_stale_partials, save_resume
 from .task import TrainTask
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOG_FILE = "log.jsonl"
 FINAL_LR_FRACTION = 0.1  # the cosine decays to 10 % of the peak learning rate
 
@@ -47,10 +48,6 @@ def flag(name: str) -> str:
 
 def _bad(name: str, message: str, fix: str | None = None) -> TavidError:
     return TavidError(message, where=flag(name), fix=fix)
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _number(value) -> bool:
@@ -80,13 +77,13 @@ class TrainSettings:
     def __post_init__(self):
         for name in ("steps", "batch_size", "log_every"):
             value = getattr(self, name)
-            if not _whole(value) or value < 1:
+            if not is_whole(value) or value < 1:
                 raise _bad(name, f"must be a whole number of at least 1, got {value!r}")
         for name in ("warmup", "save_every", "num_workers"):
             value = getattr(self, name)
-            if not _whole(value) or value < 0:
+            if not is_whole(value) or value < 0:
                 raise _bad(name, f"must be a whole number of at least 0, got {value!r}")
-        if not _whole(self.seed) or not 0 <= self.seed < 2 ** 63:
+        if not is_whole(self.seed) or not 0 <= self.seed < 2 ** 63:
             raise _bad("seed", f"must be a whole number from 0 to 2**63 - 1, got {self.seed!r}")
         if not _number(self.lr) or self.lr <= 0:
             raise _bad("lr", f"must be a learning rate above 0, got {self.lr!r}", "Try 2e-4.")
@@ -146,7 +143,6 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None):
@@ -329,7 +325,7 @@ class Trainer:
         if dist.is_main:
             self._trim_log(loop.step)
 
-        autocast = AUTOCAST.get(precision)
+        autocast = None if precision == "fp32" else DTYPES[precision]
         losses: list[float] = []
         started = time.monotonic()
         bar = self._progress(loop.step, dist)

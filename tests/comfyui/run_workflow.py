@@ -38,7 +38,8 @@ def main() -> int:
                         help="interrupt the run this long after queueing it, then check and run it again")
     args = parser.parse_args()
 
-    from tavid_core.media import SAMPLE_PORTRAITS, sample_portrait, save_image
+    from tavid_core.examples import SAMPLE_PORTRAITS, sample_portrait
+    from tavid_core.media.images import save_image
     for name in SAMPLE_PORTRAITS:
         save_image(sample_portrait(name), os.path.join(args.comfyui, "input", f"tavid_{name}.png"))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .raster import band_coverage, blend, bounding_box, edge_y
+from ..shared.raster import band_coverage, blend, bounding_box, edge_y
 
 
 def eyelid_color(image: np.ndarray, eye: np.ndarray, brow: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .raster import band_coverage, blend, bounding_box, edge_y, smooth_curve
+from ..shared.raster import band_coverage, blend, bounding_box, edge_y, smooth_curve
 
 _CAVITY = np.array([0.30, 0.10, 0.10], np.float32)
 _THROAT = np.array([0.10, 0.03, 0.035], np.float32)

@@ -14,10 +14,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from ...analysis.audio_features import median_pitch_hz
+from ...analysis.faces import face_analyzer
 from ...assets import asset
-from ...audio_features import median_pitch_hz
 from ...errors import TavidError
-from ...faces import face_analyzer
 from ...runtime import Runtime
 from ...types import Voice
 from ..protocols import SpeakerMapper
@@ -46,8 +46,9 @@ def compute_reference(analyzer=None) -> tuple[np.ndarray, float, int]:
     """How the shipped reference was made: the mean dlib embedding of the faces in scikit-image's
     `lfw_subset()` (25 px crops, upscaled so dlib finds them). Returns (mean, residual norm, faces)."""
     from skimage.data import lfw_subset
-    from ...faces import face_analyzer as default_analyzer
-    from ...media import as_uint8_rgb, resize
+
+    from ...analysis.faces import face_analyzer as default_analyzer
+    from ...media.images import as_uint8_rgb, resize
     analyzer = analyzer or default_analyzer()
     embeddings = []
     for crop in lfw_subset()[:100]:  # the first 100 are faces, the rest are not

@@ -7,13 +7,14 @@ import logging
 
 import numpy as np
 
-from ...audio_features import SPEECH_FEATURES, speech_features
+from ...analysis.audio_features import SPEECH_FEATURES, speech_features
 from ...errors import EngineUnavailableError, TavidError
 from ...runtime import Runtime
 from ...types import Backchannel, EncodedText, EncodedTurn, Speech, Voice
 from ..protocols import SpeechGenerator
+from ..shared.utterance import Utterance
 from ..timeline import backchannel_seed, lay_out, mix_tracks, segments, trim_and_level
-from .tts.base import Utterance, resample_utterance
+from .tts.base import resample_utterance
 from .tts.catalog import VoiceCatalog, espeak_voice_id, voice_info
 
 log = logging.getLogger("tavid")

@@ -7,7 +7,6 @@ jaw most, rounded vowels purse the lips, bilabials close them completely.
 """
 from __future__ import annotations
 
-
 # viseme -> (jaw_open 0..1, mouth_wide -1..1, mouth_round 0..1)
 VISEMES: dict[str, tuple[float, float, float]] = {
     "sil": (0.00, 0.00, 0.00),

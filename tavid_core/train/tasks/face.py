@@ -18,18 +18,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...engines.builtin.face_rig import FaceRig
-from ...engines.neural.face_denoiser import FaceDenoiser, FaceDiffusionConfig
-from ...engines.neural.face_diffusion import FaceBatch, diffusion_loss
-from ...engines.neural.face_model import frame_motion
-from ...engines.neural.face_net import FACE_SECTION, VAE_SECTION, FaceModelNet
-from ...engines.neural.face_vae import LatentAutoencoder
-from ...engines.neural.inference import seeded
-from ...engines.neural.lora import LoraWeights, add_lora, check_rank, lora_metadata
-from ...engines.neural.motion_maps import motion_maps
+from ...checkpoints import FACE_SECTION, VAE_SECTION
+from ...engines.neural.common.inference import seeded
+from ...engines.neural.face.denoiser import FaceDenoiser, FaceDiffusionConfig
+from ...engines.neural.face.diffusion import FaceBatch, diffusion_loss
+from ...engines.neural.face.model import frame_motion
+from ...engines.neural.face.motion_maps import motion_maps
+from ...engines.neural.face.net import FaceModelNet
+from ...engines.neural.face.vae import LatentAutoencoder
+from ...engines.neural.lora.adapters import LoraWeights, add_lora, check_rank, lora_metadata
+from ...engines.shared.face_rig import FaceRig
 from ...errors import TavidError
 from ...types import Motion
-from ..face_data import person_rig
+from ..data.face_data import person_rig
 from ..task import TrainTask
 from .vae import to_images
 

@@ -20,15 +20,16 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 from torch import nn
 
-from ...engines.neural.face_net import MOTION_SECTION
-from ...engines.neural.inference import seeded
-from ...engines.neural.motion_mapper import (Example, MotionBatch, MotionMapperConfig, MotionMapperNet,
-                                             conversation_examples, motion_losses, random_batch)
+from ...checkpoints import MOTION_SECTION
+from ...engines.neural.common.inference import seeded
+from ...engines.neural.motion.config import MotionMapperConfig
+from ...engines.neural.motion.net import MotionMapperNet
+from ...engines.neural.motion.training import Example, MotionBatch, conversation_examples, motion_losses, random_batch
 from ...errors import TavidError
 from ..task import TrainTask
 
 if TYPE_CHECKING:
-    from ..face_data import DyadicClip
+    from ..data.face_data import DyadicClip
 
 
 def motion_metadata(config: MotionMapperConfig) -> dict:

@@ -13,15 +13,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...engines.neural.configs import SpeechSideConfig
-from ...engines.neural.dit import training_loss
-from ...engines.neural.face_crop import aligned_face
-from ...engines.neural.inference import seeded
-from ...engines.neural.loader import speech_metadata
-from ...engines.neural.flow import rand
-from ..clips import load_clip_face
-from ..contrastive import embedding_match_loss, face_voice_contrastive_loss
-from ..manifest import ClipRecord, speaker_ids
+from ...engines.neural.common.flow import rand
+from ...engines.neural.common.inference import seeded
+from ...engines.neural.speech.config import SpeechSideConfig
+from ...engines.neural.speech.dit import training_loss
+from ...engines.neural.speech.face_crop import aligned_face
+from ...engines.neural.speech.loader import speech_metadata
+from ..data.clips import load_clip_face
+from ..data.manifest import ClipRecord, speaker_ids
+from ..losses.contrastive import embedding_match_loss, face_voice_contrastive_loss
 from ..task import TrainTask
 from .speech import SpeechTask, pad
 

@@ -8,7 +8,7 @@ speaker mapper's face encoder later learns to land on these vectors (`tavid trai
 The duration rule's frames per token is measured on the training clips and saved with the weights.
 
 With a LoRA rank (`tavid train speech --init SPEECH.safetensors --lora-rank 8`) the trained networks are
-frozen and only a LoRA on the DiT's attention learns (engines/neural/lora.py). The trainer then sees one
+frozen and only a LoRA on the DiT's attention learns (engines/neural/lora/). The trainer then sees one
 network, `speech_model`, that is the LoRA's weights alone (`LoraWeights`), so what it optimises, averages,
 resumes and saves is the LoRA, and the run's file, DIR/speech_lora.safetensors, is a LoRA file.
 """
@@ -20,19 +20,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...engines.builtin.text_encoder import normalize_text
-from ...engines.neural.configs import SpeechSideConfig
-from ...engines.neural.dit import training_loss
-from ...engines.neural.inference import seeded
-from ...engines.neural.loader import speech_metadata, speech_networks
-from ...engines.neural.lora import LoraWeights, add_lora, check_rank, lora_metadata
-from ...engines.neural.mel import LogMel
-from ...engines.neural.text_encoder import collate as collate_text
-from ...engines.neural.text_encoder import turn_inputs
-from ...engines.neural.tokens import Tokenizer
+from ...engines.neural.common.inference import seeded
+from ...engines.neural.lora.adapters import LoraWeights, add_lora, check_rank, lora_metadata
+from ...engines.neural.speech.config import SpeechSideConfig
+from ...engines.neural.speech.dit import training_loss
+from ...engines.neural.speech.loader import speech_metadata, speech_networks
+from ...engines.neural.speech.mel import LogMel
+from ...engines.neural.speech.text_encoder import collate as collate_text
+from ...engines.neural.speech.text_encoder import turn_inputs
+from ...engines.neural.speech.tokens import Tokenizer
+from ...engines.shared.text import normalize_text
 from ...errors import TavidError
-from ..clips import load_clip_audio
-from ..manifest import ClipRecord, speaker_ids
+from ..data.clips import load_clip_audio
+from ..data.manifest import ClipRecord, speaker_ids
 from ..task import TrainTask
 
 

@@ -24,14 +24,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...engines.neural.face_net import VAE_SECTION, FaceModelNet
-from ...engines.neural.face_vae import FaceVAE, FaceVAEConfig, latent_scaling_factor, vae_losses
-from ...engines.neural.inference import seeded
+from ...checkpoints import VAE_SECTION
+from ...engines.neural.common.inference import seeded
+from ...engines.neural.face.net import FaceModelNet
+from ...engines.neural.face.vae import FaceVAE, FaceVAEConfig, latent_scaling_factor, vae_losses
 from ...errors import TavidError
 from ..task import TrainTask
 
 if TYPE_CHECKING:
-    from ..face_data import DyadicClip
+    from ..data.face_data import DyadicClip
 
 SCALE_FRAMES = 64   # training frames the scaling factor is measured on
 

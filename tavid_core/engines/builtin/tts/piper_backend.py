@@ -7,7 +7,8 @@ import json
 
 import numpy as np
 
-from .base import Utterance, entries_from_counts, resample_utterance, timed_utterance
+from ...shared.utterance import Utterance
+from .base import entries_from_counts, resample_utterance, timed_utterance
 from .onnx_noise import SEED_INPUT, make_noise_seeded
 
 

@@ -1,0 +1,1 @@
+"""The neural face model: latent diffusion of a person's face in windows, driven by any Motion."""

@@ -1,0 +1,48 @@
+"""The square portrait every face model animates: the face found in any photo, a square cut around it with the
+original background (padded by mirroring near an edge), the mouth closed, and its landmark rig.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...analysis.faces import face_analyzer
+from ...media.images import as_uint8_rgb, resize
+from .face_rig import FaceRig
+from .lips import close_photo_mouth
+
+CROP_FACES = 2.5       # portrait side in jaw widths
+MIN_CROP_FACES = 1.6   # below this the photo is padded rather than cropped tighter
+
+
+def portrait_crop(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, int, int, int]:
+    """A square portrait around the face: (pixels, x0, y0, side) in the photo's coordinates. Pads by
+    mirroring when the face is too close to an edge for a reasonable square."""
+    h, w = image.shape[:2]
+    jaw = float(np.linalg.norm(landmarks[16] - landmarks[0]))
+    cx = float(landmarks[0:17, 0].mean())
+    cy = float((landmarks[36:48, 1].mean() + landmarks[8, 1]) / 2 - 0.12 * jaw)
+    side = int(round(CROP_FACES * jaw))
+    if side > min(h, w):
+        side = max(min(h, w), int(round(MIN_CROP_FACES * jaw)))
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    if side <= w:
+        x0 = min(max(x0, 0), w - side)
+    if side <= h:
+        y0 = min(max(y0, 0), h - side)
+    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
+    if pad:
+        image = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect" if pad < min(h, w) else "edge")
+    crop = image[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+    return crop, x0, y0, side
+
+
+def prepare_portrait(image: np.ndarray, size: int, where: str = "face") -> tuple[np.ndarray, FaceRig, tuple[int, int, int]]:
+    """The square portrait every face model animates: (pixels float32 [size, size, 3] in 0..1 with the
+    mouth closed, its landmark rig, the crop box x0, y0, side in the photo). Finds the face with dlib."""
+    image = as_uint8_rgb(image, where=where)
+    face = face_analyzer().analyze(image, where=where)
+    crop, x0, y0, side = portrait_crop(image, face.landmarks)
+    portrait = resize(crop, size, size)
+    landmarks = (face.landmarks - np.array([x0, y0], np.float32) + 0.5) * (size / side) - 0.5
+    pixels, points = close_photo_mouth(portrait.astype(np.float32) / 255.0, landmarks)
+    return pixels, FaceRig.from_landmarks(points), (x0, y0, side)

@@ -1,0 +1,1 @@
+"""Losses shared by training tasks: audio (mel, multi-resolution STFT, adversarial), contrastive."""

@@ -1,0 +1,261 @@
+"""The ComfyUI nodes: registration, schemas, and every execute path on real inputs."""
+import asyncio
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from helpers.scripts import SHORT_SCRIPT
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def nodes(pack):
+    extension = asyncio.run(pack.comfy_entrypoint())
+    return {cls.define_schema().node_id: cls for cls in asyncio.run(extension.get_node_list())}
+
+
+def image_tensor(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(pixels.astype(np.float32) / 255.0)[None]
+
+
+def test_every_node_of_the_design_is_registered_with_docs(nodes):
+    assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDLoraLoader",
+                          "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper",
+                          "TAVIDFaceSampler", "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDEvaluate"}
+    for cls in nodes.values():
+        schema = cls.define_schema()
+        schema.validate()
+        assert schema.display_name.startswith("TAVID ") and schema.category == "TAVID"
+        assert len(schema.description) > 40
+        for socket in schema.inputs + schema.outputs:
+            assert socket.tooltip, f"{schema.node_id}.{socket.id} has no tooltip"
+
+
+def test_pack_registers_through_comfy_entrypoint_only(pack):
+    assert not hasattr(pack, "NODE_CLASS_MAPPINGS")
+
+
+@pytest.fixture(scope="module")
+def graph(nodes, faces):
+    """The example graph, node by node, on a short script."""
+    out = {}
+    out["dialogue"] = nodes["TAVIDDialogueScript"].execute(script=SHORT_SCRIPT, speaker_a="Ada", speaker_b="")[0]
+    te, sm, spm, mm, fm = nodes["TAVIDBuiltinEngines"].execute(voices="neural", render_grid=16).args
+    out["engines"] = (te, sm, spm, mm, fm)
+    out["text"] = nodes["TAVIDTextEncoder"].execute(text_encoder=te, dialogue=out["dialogue"])[0]
+    mapper = nodes["TAVIDSpeakerMapper"]
+    out["voice_a"] = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["grace_hopper"]))[0]
+    out["voice_b"] = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["astronaut"]), pitch_shift=1.0,
+                                    speed=1.1)[0]
+    out["audio"], out["audio_a"], out["audio_b"], out["speech"] = nodes["TAVIDSpeechGenerator"].execute(
+        speech_model=sm, text=out["text"], voice_a=out["voice_a"], voice_b=out["voice_b"], seed=3).args
+    out["motion_a"], out["motion_b"], out["fps"] = nodes["TAVIDMotionMapper"].execute(
+        motion_mapper=mm, speech=out["speech"], fps=25.0, seed=1, expressiveness=1.0).args
+    sampler = nodes["TAVIDFaceSampler"]
+    out["frames_a"] = sampler.execute(face_model=fm, image=image_tensor(faces["grace_hopper"]), motion=out["motion_a"],
+                                      size=SIZE)[0]
+    out["frames_b"] = sampler.execute(face_model=fm, image=image_tensor(faces["astronaut"]), motion=out["motion_b"],
+                                      size=SIZE)[0]
+    out["images"], out["mask"] = nodes["TAVIDComposeDialogue"].execute(
+        images_a=out["frames_a"], images_b=out["frames_b"], layout="side_by_side", speech=out["speech"]).args
+    return out
+
+
+def test_graph_outputs_use_comfyui_types(graph):
+    speech = graph["speech"]
+    frames = round(speech.duration_s * 25)
+    assert graph["dialogue"].speakers == ("Ada", "B")
+    for key in ("audio", "audio_a", "audio_b"):
+        audio = graph[key]
+        assert audio["sample_rate"] == 24000 and audio["waveform"].shape == (1, 1, speech.num_samples)
+        assert audio["waveform"].dtype == torch.float32 and audio["waveform"].abs().max() <= 1.0
+    assert torch.allclose(graph["audio"]["waveform"], (graph["audio_a"]["waveform"] + graph["audio_b"]["waveform"]))
+    assert graph["fps"] == 25.0
+    assert graph["frames_a"].shape == (frames, SIZE, SIZE, 3) and graph["frames_a"].dtype == torch.float32
+    assert graph["images"].shape == (frames, SIZE, 2 * SIZE, 3)
+    assert 0.0 <= graph["images"].min() and graph["images"].max() <= 1.0
+    assert torch.equal(graph["images"][:, :, :SIZE], graph["frames_a"])
+    assert graph["mask"].shape == (frames, SIZE, 2 * SIZE)
+    assert graph["voice_b"].pitch_semitones > 0.5 and graph["voice_b"].rate > 1.05
+
+
+def test_speaker_mask_follows_who_speaks(graph):
+    speech, mask = graph["speech"], graph["mask"]
+    for seg in speech.timeline:
+        middle = int((seg.start_s + seg.end_s) / 2 * 25)
+        left, right = mask[middle, 0, 0].item(), mask[middle, 0, -1].item()
+        assert (left, right) == ((1.0, 0.0) if seg.speaker == 0 else (0.0, 1.0))
+
+
+def test_compose_picture_in_picture_follows_the_speaker(nodes, graph):
+    images, mask = nodes["TAVIDComposeDialogue"].execute(
+        images_a=graph["frames_a"], images_b=graph["frames_b"], layout="picture_in_picture",
+        speech=graph["speech"]).args
+    frames = len(graph["frames_a"])
+    assert images.shape == (frames, SIZE, SIZE, 3) and mask.shape == (frames, SIZE, SIZE)
+    inset = SIZE - SIZE // 32 - 3  # inside the inset box (bottom right), whatever its exact size
+    for seg in graph["speech"].timeline[:2]:  # A's opening turn, then B's answer (long enough for a cut)
+        middle = int((seg.start_s + seg.end_s) / 2 * 25)
+        shown = graph["frames_a"] if seg.speaker == 0 else graph["frames_b"]
+        assert torch.equal(images[middle, :SIZE // 2], shown[middle, :SIZE // 2])
+        assert (mask[middle, 0, 0].item(), mask[middle, inset, inset].item()) == (1.0, 0.0)
+
+
+def test_faces_talk_and_listen_in_node_output(graph):
+    from helpers.faces import frame_apertures
+    frames = (graph["frames_a"].numpy() * 255).astype(np.uint8)
+    speech = graph["speech"]
+    talking = speech.activity(0, len(frames), 25) > 0
+    listening = speech.activity(1, len(frames), 25) > 0
+    apertures = frame_apertures(frames, every=1)
+    assert np.nanmean(apertures[talking]) > 3 * np.nanmean(apertures[listening])
+
+
+def turned_right(portrait: np.ndarray, amount: float = 0.15) -> np.ndarray:
+    """The portrait with its nose pushed `amount` jaw widths toward the image's right, as if the head turned."""
+    from scipy.ndimage import map_coordinates
+
+    from tavid_core.analysis.faces import face_analyzer
+    marks = face_analyzer().analyze(portrait).landmarks
+    jaw = marks[16, 0] - marks[0, 0]
+    y, x = np.mgrid[:portrait.shape[0], :portrait.shape[1]].astype(np.float32)
+    shift = amount * jaw * np.exp(-((x - marks[30, 0]) ** 2 + (y - marks[30, 1]) ** 2) / (2 * (0.35 * jaw) ** 2))
+    return np.stack([map_coordinates(portrait[..., c], [y, x - shift], order=1, mode="nearest") for c in range(3)], -1)
+
+
+def first_frame_facing(frames: torch.Tensor) -> float:
+    from tavid_core.analysis.faces import face_analyzer, facing
+    return facing(face_analyzer().analyze((frames[0].numpy() * 255).round().astype(np.uint8)).landmarks)
+
+
+def test_face_sampler_mirrors_a_face_looking_away_from_its_side(nodes, graph, faces):
+    photo = turned_right(faces["grace_hopper"])
+    sampler, face_model, motion = nodes["TAVIDFaceSampler"], graph["engines"][4], graph["motion_a"].window(0, 4)
+
+    def render(image: np.ndarray, face_toward: str = "as_photo") -> torch.Tensor:
+        return sampler.execute(face_model=face_model, image=image_tensor(image), motion=motion, size=SIZE,
+                               face_toward=face_toward)[0]
+
+    mirrored = np.ascontiguousarray(photo[:, ::-1])
+    as_is, away = render(photo), render(mirrored)
+    assert first_frame_facing(as_is) > 0.03 and first_frame_facing(away) < -0.03  # the test photo is turned
+    assert torch.equal(render(mirrored, "right"), as_is)   # flipped back to look right, at B
+    assert torch.equal(render(mirrored, "left"), away)     # already looks left: kept
+    assert torch.equal(render(photo, "right"), as_is)
+
+
+def test_node_errors_name_the_node_and_field(nodes, graph, cat_image):
+    with pytest.raises(Exception) as err:
+        nodes["TAVIDDialogueScript"].execute(script="A: hi\nB: yo\nC: no")
+    assert str(err.value).startswith("TAVID Dialogue Script / line 3: a third speaker")
+    spm = graph["engines"][2]
+    with pytest.raises(Exception) as err:
+        nodes["TAVIDSpeakerMapper"].execute(speaker_mapper=spm, image=image_tensor(cat_image))
+    assert str(err.value).startswith("TAVID Speaker Mapper / image: no face found")
+    with pytest.raises(Exception) as err:
+        nodes["TAVIDSpeakerMapper"].execute(speaker_mapper=spm, image=torch.zeros(0, 8, 8, 3))
+    assert "TAVID Speaker Mapper / image: expected an IMAGE batch" in str(err.value)
+    with pytest.raises(Exception) as err:
+        nodes["TAVIDComposeDialogue"].execute(images_a=graph["frames_a"], images_b=graph["frames_b"][:-1],
+                                              layout="side_by_side", speech=graph["speech"])
+    assert str(err.value).startswith("TAVID Compose Dialogue / images:")
+    with pytest.raises(Exception) as err:
+        nodes["TAVIDSpeakerMapper"].execute(speaker_mapper=spm, image=image_tensor(cat_image[:1, :1]),
+                                            audio={"waveform": torch.zeros(1, 1, 10)})
+    assert "TAVID Speaker Mapper / audio: not an AUDIO value" in str(err.value)
+
+
+def test_evaluate_node_on_the_graph_output(nodes, graph, faces):
+    pytest.importorskip("silero_vad", reason="the [eval] extra is not installed")
+    text, report_json = nodes["TAVIDEvaluate"].execute(
+        images=graph["images"], audio=graph["audio"], frame_rate=graph["fps"], speech=graph["speech"],
+        dialogue=graph["dialogue"], reference_a=image_tensor(faces["grace_hopper"])).args
+    report = json.loads(report_json)
+    assert report["reference"]["speakers_from"] == "timeline" and report["reference"]["names"] == ["Ada", "B"]
+    assert report["reference"]["faces"] == ["image", "first frame"]
+    assert report["video"]["frames"] == len(graph["images"])
+    assert report["realism"]["A"]["identity_distance"] < 0.6 and report["speech"]["A"]["wer"] is not None
+    assert "Ada" in text and "4. Speech quality" in text
+
+
+def test_evaluate_node_reads_a_video_and_explains_missing_input(nodes, graph, tmp_path):
+    from tavid_core.media.video import VideoWriter
+    pytest.importorskip("silero_vad", reason="the [eval] extra is not installed")
+
+    class Video:  # what ComfyUI's VIDEO offers for streaming: get_stream_source()
+        def get_stream_source(self):
+            return str(tmp_path / "v.mp4")
+
+    frames = (graph["images"].numpy() * 255).astype(np.uint8)
+    audio = graph["audio"]["waveform"][0].numpy()
+    with VideoWriter(str(tmp_path / "v.mp4"), 25.0, frames.shape[2], frames.shape[1], audio, 24000) as writer:
+        writer.write(frames)
+    report = json.loads(nodes["TAVIDEvaluate"].execute(video=Video())[1])
+    assert report["reference"]["speakers_from"] == "faces" and report["video"]["frames"] == len(frames)
+    with pytest.raises(Exception) as err:
+        nodes["TAVIDEvaluate"].execute(images=graph["images"])
+    assert str(err.value).startswith("TAVID Evaluate / video: nothing to evaluate")
+
+
+def test_checkpoint_loader_explains_itself(nodes, models_dir):
+    loader = nodes["TAVIDCheckpointLoader"]
+    options = loader.define_schema().inputs[0].widget["options"]
+    assert options == ["(no .safetensors files found)"]
+    with pytest.raises(Exception, match="no checkpoint in models/tavid.*Built-in Engines"):
+        loader.execute(ckpt_name=options[0])
+    save_file({"speech_model.w": torch.zeros(2), "vocoder.w": torch.zeros(2)}, str(models_dir / "tavid" / "tiny.safetensors"))
+    assert loader.define_schema().inputs[0].widget["options"] == ["tiny.safetensors"]
+    with pytest.raises(Exception, match=r"TAVID Checkpoint Loader / tiny.safetensors: it holds speech networks but "
+                                        r"not the configuration"):
+        loader.execute(ckpt_name="tiny.safetensors")
+    (models_dir / "outside.safetensors").write_bytes(b"x")
+    with pytest.raises(Exception, match="TAVID Checkpoint Loader / ckpt_name: no file"):
+        loader.execute(ckpt_name="../outside.safetensors")
+
+
+def test_lora_loader_refuses_builtin_engines_but_passes_through_at_zero(nodes, graph, models_dir):
+    lora = nodes["TAVIDLoraLoader"]
+    face_model, speech_model = graph["engines"][4], graph["engines"][1]
+    with pytest.raises(Exception, match="TAVID LoRA Loader / face_model: the builtin-warp engine has no network"):
+        lora.execute(face_model=face_model, lora_name="x.safetensors", strength=1.0)
+    assert lora.execute(face_model=face_model, speech_model=speech_model, lora_name="x", strength=0.0).args == (
+        face_model, speech_model)
+    with pytest.raises(Exception, match="neither a face model nor a speech model"):
+        lora.execute(lora_name="x", strength=1.0)
+
+
+def test_face_sampler_takes_comfyui_sampler_and_sigmas(nodes, graph, faces):
+    """A neural face model in the node, driven by a SAMPLER (KSamplerSelect's shape: a sampler function and
+    its options) and SIGMAS; connecting only one of them is refused by name; TAVID Face Model Sampling hands
+    scheduler nodes the face model's noise levels and nothing else."""
+    from types import SimpleNamespace
+
+    from helpers.face_models import euler_k_sampler, untrained
+
+    face_model = untrained(package="comfyui_tavid.tavid_core")
+    sampler = nodes["TAVIDFaceSampler"]
+    motion = graph["motion_a"].window(0, 6)
+    ksampler = SimpleNamespace(sampler_function=euler_k_sampler, extra_options={})
+    sigmas = torch.tensor([14.6, 3.0, 0.5, 0.0])
+
+    def render(**inputs) -> torch.Tensor:
+        return sampler.execute(face_model=face_model, image=image_tensor(faces["grace_hopper"]), motion=motion,
+                               size=64, steps=20, seed=4, **inputs)[0]
+
+    first = render(sampler_custom=ksampler, sigmas=sigmas)
+    assert first.shape == (6, 64, 64, 3)
+    assert torch.equal(first, render(sampler_custom=ksampler, sigmas=sigmas))
+    assert not torch.equal(first, render())   # its own scheduler at 20 steps is another path
+    with pytest.raises(Exception, match="TAVID Face Sampler / sigmas: sampler_custom is connected but sigmas"):
+        render(sampler_custom=ksampler)
+    schedule = nodes["TAVIDFaceModelSampling"].execute(face_model=face_model)[0]
+    levels = schedule.get_model_object("model_sampling")
+    assert 0.02 < float(levels.sigma_min) < 0.04 and 14 < float(levels.sigma_max) < 15   # SD's scaled-linear range
+    with pytest.raises(Exception, match="only carries a noise schedule"):
+        schedule.model_options
+    with pytest.raises(Exception, match="TAVID Face Model Sampling / face_model: the builtin-warp engine does not"):
+        nodes["TAVIDFaceModelSampling"].execute(face_model=graph["engines"][4])
