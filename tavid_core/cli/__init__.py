@@ -12,6 +12,7 @@
     tavid bench face --config base [--device cuda] [--steps N] [--size PX] [--frames N] [--cfg W] [--json]
     tavid bench motion --config base [--device cuda] [--steps N] [--seconds S] [--json]
     tavid train speech|vocoder|speaker-mapper ...   see cli/train.py
+    tavid convert FILE.pth ... [-o DIR]             public PyTorch weights to safetensors, once
 
 Mistakes (a bad script line, a photo without a face) end with exit code 2 and one line saying what
 and where; nothing is printed from deep inside the libraries.
@@ -23,7 +24,7 @@ import logging
 import sys
 
 from ..errors import TavidError
-from . import bench, evaluate, generate, media, train
+from . import bench, convert, evaluate, generate, media, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     media.add_parsers(sub)
     evaluate.add_parsers(sub)
     bench.add_parsers(sub)
+    convert.add_parsers(sub)
     return parser
 
 
