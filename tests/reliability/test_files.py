@@ -377,6 +377,8 @@ def unpickling(source: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and all(a.name.endswith("Error") for a in node.names):
+                continue  # an exception class to catch loads nothing
             found += [f"line {node.lineno}: import {m}" for m in modules if m.split(".")[0] in UNPICKLING_MODULES]
         elif isinstance(node, ast.Call):
             name = dotted(node.func)
@@ -395,7 +397,8 @@ def unpickling(source: str) -> list[str]:
 
 
 @pytest.mark.parametrize("row", rows_as_params([Row(code, code, None if safe else ("flagged",)) for code, safe in [
-    ("import pickle", False), ("from pickle import loads", False), ("import _pickle", False), ("import dill", False),
+    ("import pickle", False), ("from pickle import loads", False), ("from pickle import UnpicklingError", True),
+    ("from pickle import UnpicklingError, loads", False), ("import _pickle", False), ("import dill", False),
     ("import cloudpickle", False), ("from joblib import load", False), ("import marshal", False),
     ("marshal.loads(data)", False), ("import shelve", False), ("torch.load(path)", False),
     ("torch.load(path, weights_only=True)", False), ("torch.jit.load(path)", False),
@@ -417,8 +420,26 @@ def test_the_unpickling_scan_sees_each_way_in(row):
         assert len(found) == 1, f"{row.value!r} was not flagged"
 
 
+CONVERTER = "tavid_core/engines/convert.py"   # `tavid convert`: the one reader of public PyTorch originals
+
+
+def weights_only_loads(source: str) -> list[str]:
+    """The torch.load calls of `source` that pass weights_only=True (torch's restricted unpickler)."""
+    return [f"line {node.lineno}: torch.load(...)" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and dotted(node.func) == "torch.load"
+            and any(k.arg == "weights_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+                    for k in node.keywords)]
+
+
 def test_no_unpickling_in_the_source():
+    """Nothing unpickles, but `tavid convert`'s reader, which uses torch's weights-only loader and only there."""
     files = [ROOT / "__init__.py", *sorted((ROOT / "tavid_core").rglob("*.py")), *sorted((ROOT / "nodes").rglob("*.py"))]
     assert len(files) > 20
-    found = [f"{f.relative_to(ROOT)} {place}" for f in files for place in unpickling(f.read_text(encoding="utf-8"))]
+    found, allowed = [], []
+    for f in files:
+        source, name = f.read_text(encoding="utf-8"), f.relative_to(ROOT).as_posix()
+        exempt = set(weights_only_loads(source)) if name == CONVERTER else set()
+        for place in unpickling(source):
+            (allowed if place in exempt else found).append(f"{name} {place}")
     assert not found, "code that can unpickle: " + "; ".join(found)
+    assert len(allowed) == 1, allowed   # the converter's reader, weights-only
