@@ -3,12 +3,14 @@ original background (padded by mirroring near an edge), the mouth closed, and it
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from ...analysis.faces import face_analyzer
+from ...analysis.face_points import MESH_IRISES, FacePoints, face_points
 from ...media.images import as_uint8_rgb, resize
 from .face_rig import FaceRig
-from .lips import close_photo_mouth
+from .lips import close_photo_mouth, open_lip_points
 
 CROP_FACES = 2.5       # portrait side in jaw widths
 MIN_CROP_FACES = 1.6   # below this the photo is padded rather than cropped tighter
@@ -36,13 +38,39 @@ def portrait_crop(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray,
     return crop, x0, y0, side
 
 
+@dataclass(frozen=True, eq=False)
+class Portrait:
+    """A photo prepared for animation, all in the square portrait's pixels."""
+
+    photo: np.ndarray           # float32 [size, size, 3] 0..1, the cut as the photo shows it (lips maybe parted)
+    open_points: np.ndarray     # [72, 2] its lip-aware points (analysis points + lip quarters)
+    pixels: np.ndarray          # float32 [size, size, 3] 0..1 with the mouth closed
+    rig: FaceRig                # the closed-mouth rig
+    points: FacePoints          # what the face analysis found, moved into the portrait
+    crop_box: tuple[int, int, int]  # x0, y0, side in the original photo
+
+
+def rig_of(points: np.ndarray, face: FacePoints) -> FaceRig:
+    """The rig of closed-mouth points [72, 2], its eye centres on the irises when the mesh marked them."""
+    irises = face.mesh.points[list(MESH_IRISES), :2] if face.mesh is not None else None
+    return FaceRig.from_landmarks(points, eye_centres=irises)
+
+
+def make_portrait(image: np.ndarray, size: int, where: str = "face") -> Portrait:
+    """The portrait of a photo's main face (MediaPipe's points when it runs, dlib's otherwise)."""
+    image = as_uint8_rgb(image, where=where)
+    found = face_points(image, where=where)
+    crop, x0, y0, side = portrait_crop(image, found.landmarks)
+    face = found.moved(-np.array([x0, y0], np.float32), size / side)
+    photo = resize(crop, size, size).astype(np.float32) / 255.0
+    mesh = face.mesh.points if face.mesh is not None else None
+    pixels, points = close_photo_mouth(photo, face.landmarks, mesh)
+    return Portrait(photo=photo, open_points=open_lip_points(photo, face.landmarks, mesh), pixels=pixels,
+                    rig=rig_of(points, face), points=face, crop_box=(x0, y0, side))
+
+
 def prepare_portrait(image: np.ndarray, size: int, where: str = "face") -> tuple[np.ndarray, FaceRig, tuple[int, int, int]]:
     """The square portrait every face model animates: (pixels float32 [size, size, 3] in 0..1 with the
-    mouth closed, its landmark rig, the crop box x0, y0, side in the photo). Finds the face with dlib."""
-    image = as_uint8_rgb(image, where=where)
-    face = face_analyzer().analyze(image, where=where)
-    crop, x0, y0, side = portrait_crop(image, face.landmarks)
-    portrait = resize(crop, size, size)
-    landmarks = (face.landmarks - np.array([x0, y0], np.float32) + 0.5) * (size / side) - 0.5
-    pixels, points = close_photo_mouth(portrait.astype(np.float32) / 255.0, landmarks)
-    return pixels, FaceRig.from_landmarks(points), (x0, y0, side)
+    mouth closed, its landmark rig, the crop box x0, y0, side in the photo)."""
+    portrait = make_portrait(image, size, where)
+    return portrait.pixels, portrait.rig, portrait.crop_box
