@@ -98,11 +98,17 @@ class BuiltinFaceRenderer(FaceModel):
                            ((y0, y1), (0, x0)), ((y0, y1), (x1, face.size))):  # what lies outside the warped box
             out[:, slice(*rows), slice(*cols)] = face.pixels[slice(*rows), slice(*cols)]
         out_view = torch.from_numpy(out)
-        blinks = [motion.expr[:, motion.expr_names.index(c)] for c in ("blink_right", "blink_left")]
+        blink_channels = [motion.expr_names.index(c) for c in ("blink_right", "blink_left")]
+        blinks = [motion.expr[:, c] for c in blink_channels]
+        open_expr = motion.expr.copy()
+        open_expr[:, blink_channels] = 0.0
         for start in range(0, motion.num_frames, self.batch):
             stop = min(start + self.batch, motion.num_frames)
             targets = face.rig.targets(motion.pose[start:stop], motion.expr[start:stop], motion.expr_names)
             target = torch.from_numpy(targets).to(device)
+            # the lids are painted over the eye as it is open: the warp lowers the lid only part of the way,
+            # and the painted one covers what it leaves, the upper lashes included, down to the lower lid
+            open_eyes = face.rig.targets(motion.pose[start:stop], open_expr[start:stop], motion.expr_names)
             if device.type == "cpu":
                 # OpenCV's fixed-point remap samples uint8 straight into the frame, 3x faster than grid_sample
                 for i, source in enumerate(warp.source_pixels(target).numpy(), start):
@@ -110,11 +116,11 @@ class BuiltinFaceRenderer(FaceModel):
                                                      borderMode=cv2.BORDER_REPLICATE)
             else:  # truncation rounds: the image holds levels plus a half
                 out_view[start:stop, y0:y1, x0:x1].copy_(warp(image, target).permute(0, 2, 3, 1))
-            for i, points in enumerate(targets, start):
+            for i, (points, eyes) in enumerate(zip(targets, open_eyes), start):
                 unit = float(np.linalg.norm(points[45] - points[36]))   # the face's size in this frame
                 paint_mouth(out[i], points[list(INNER_UPPER)], points[list(INNER_LOWER)], unit, face.mouth)
-                paint_eyelid(out[i], points[36:42], float(blinks[0][i]), face.lid_colors[0])
-                paint_eyelid(out[i], points[42:48], float(blinks[1][i]), face.lid_colors[1])
+                paint_eyelid(out[i], eyes[36:42], float(blinks[0][i]), face.lid_colors[0])
+                paint_eyelid(out[i], eyes[42:48], float(blinks[1][i]), face.lid_colors[1])
         return out
 
     def describe(self) -> dict:
