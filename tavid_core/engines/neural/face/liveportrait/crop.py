@@ -58,11 +58,12 @@ def crop_image(image: np.ndarray, to_crop: np.ndarray, size: int) -> np.ndarray:
 
 
 def feather_mask(size: int) -> np.ndarray:
-    """[size, size] float32: 1 inside, a linear ramp to 0 over the outer FEATHER * size pixels, rounded corners."""
+    """[size, size] float32: 1 inside, a linear ramp to 0 (the outermost pixels) over FEATHER * size pixels, with
+    rounded corners."""
     ramp, radius = FEATHER * size, CORNER * size
     centre = (size - 1) / 2
     p = np.abs(np.arange(size) - centre)
-    inner = centre + 0.5 - radius                      # the rounded square's straight part ends here
+    inner = centre - radius                            # the edge runs through the outermost pixels' centres
     qx, qy = np.maximum(p[None, :] - inner, 0), np.maximum(p[:, None] - inner, 0)
     outside = np.hypot(qx, qy) + np.minimum(np.maximum(p[None, :], p[:, None]) - inner, 0) - radius
     return np.clip(-outside / ramp, 0, 1).astype(np.float32)   # -outside: the distance inside the edge

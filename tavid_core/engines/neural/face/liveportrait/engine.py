@@ -95,7 +95,7 @@ class LivePortraitFaceModel(FaceModel):
         grid = paste_grid(portrait_to_crop(to_crop, box, size), size, render)
         mask = torch.nn.functional.grid_sample(torch.from_numpy(feather_mask(render))[None, None], grid,
                                                align_corners=False)[0, 0]
-        return LivePortraitFace(size=size, portrait=torch.from_numpy(portrait).permute(2, 0, 1).float() / 255,
+        return LivePortraitFace(size=size, portrait=torch.tensor(portrait).permute(2, 0, 1).float() / 255,
                                 feature=feature.cpu(), source=source.to(torch.device("cpu")), grid=grid, mask=mask,
                                 landmarks=landmarks, crop_box=box)
 
