@@ -148,3 +148,17 @@ def load_liveportrait(source: str | os.PathLike | Mapping[str, str], *, device: 
     for module in nets.named().values():
         module.to(device).eval().requires_grad_(False)
     return nets
+
+
+def load_liveportrait_side(files: Mapping[str, str], *, dtype: str = "auto", device: torch.device | None = None,
+                           batch: int | None = None, compile: bool = False) -> dict[str, object]:
+    """{"face_model": the LivePortrait engine} from {public file name: path} (files.split_liveportrait), or {}
+    when there are none. The weights stay fp32 on the CPU until the runtime places them; `dtype` is the compute
+    precision on a GPU."""
+    from ...common.inference import precision_for
+    from .engine import LivePortraitFaceModel
+    if not files:
+        return {}
+    precision = precision_for(dtype, device or torch.device("cpu"))
+    return {"face_model": LivePortraitFaceModel(load_liveportrait(files), precision=precision, batch=batch,
+                                                compile=compile)}
