@@ -24,6 +24,7 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
     assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDLoraLoader",
+                          "TAVIDLivePortraitLoader",
                           "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper",
                           "TAVIDFaceSampler", "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDEvaluate"}
     for cls in nodes.values():
@@ -215,6 +216,48 @@ def test_checkpoint_loader_explains_itself(nodes, models_dir):
     (models_dir / "outside.safetensors").write_bytes(b"x")
     with pytest.raises(Exception, match="TAVID Checkpoint Loader / ckpt_name: no file"):
         loader.execute(ckpt_name="../outside.safetensors")
+
+
+def test_liveportrait_loader_offers_the_folders_that_hold_its_files(nodes, models_dir, liveportrait_weights):
+    import os
+
+    from tavid_core.engines.neural.face.liveportrait.files import NAMES
+    loader = nodes["TAVIDLivePortraitLoader"]
+    options = lambda: loader.define_schema().inputs[0].widget["options"]  # noqa: E731
+    assert options() == ["(no LivePortrait files found)"]
+    with pytest.raises(Exception, match=r"^TAVID LivePortrait Loader / folder: there are no LivePortrait files in "
+                                        r"models/liveportrait\. Put the five"):
+        loader.execute(folder=options()[0])
+    folder, animal = models_dir / "liveportrait", models_dir / "liveportrait" / "animal"
+    animal.mkdir()
+    for name in NAMES:
+        os.symlink(liveportrait_weights / name, folder / name)
+    for name in NAMES[1:]:
+        os.symlink(liveportrait_weights / name, animal / name)
+    assert options() == ["liveportrait", "liveportrait/animal"]
+    model = loader.execute(folder="liveportrait", dtype="fp32", device="cpu", batch=3)[0]
+    assert model.name == "liveportrait" and model.frames_per_batch(torch.device("cpu")) == 3
+    assert sum(p.numel() for m in model.modules() for p in m.parameters()) == 130_077_432
+    with pytest.raises(Exception, match=r"^TAVID LivePortrait Loader / appearance_feature_extractor.safetensors: not "
+                                        r"found in .*animal\. Put the five"):
+        loader.execute(folder="liveportrait/animal")
+    with pytest.raises(Exception, match="TAVID LivePortrait Loader / folder: .*leads out of it with '..'"):
+        loader.execute(folder="liveportrait/../tavid")
+
+
+def test_face_sampler_renders_with_liveportrait(nodes, graph, faces, tmp_path):
+    """The Face Sampler takes the LivePortrait engine as it is (the tiny configuration here: the full one renders
+    a frame in 18 s on a CPU core, see tavid bench face --engine liveportrait)."""
+    from helpers.liveportrait import write_tiny_weights
+    from tavid_core.engines.neural.face.liveportrait.config import tiny_config
+    from tavid_core.engines.neural.face.liveportrait.engine import LivePortraitFaceModel
+    from tavid_core.engines.neural.face.liveportrait.loader import load_liveportrait
+    model = LivePortraitFaceModel(load_liveportrait(write_tiny_weights(tmp_path), config=tiny_config()), tiny_config())
+    motion = graph["motion_a"].window(0, 10)
+    frames = nodes["TAVIDFaceSampler"].execute(face_model=model, image=image_tensor(faces["grace_hopper"]),
+                                               motion=motion, size=SIZE, face_toward="right")[0]
+    assert frames.shape == (10, SIZE, SIZE, 3) and frames.dtype == torch.float32
+    assert float((frames[1:] - frames[:-1]).abs().mean()) > 0   # the head moves
 
 
 def test_lora_loader_refuses_builtin_engines_but_passes_through_at_zero(nodes, graph, models_dir):
