@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.motions import neutral_motion
 from tavid_core.engines.neural.face.liveportrait.driving import driving_keypoints
 from tavid_core.engines.neural.face.liveportrait.engine import LivePortraitFaceModel
 from tavid_core.engines.neural.face.liveportrait.expressions import LIP_LOWER, LIP_UPPER, eye_pairs
 from tavid_core.engines.neural.face.liveportrait.keypoints import retarget_lip
-from tavid_core.types import EXPR_CHANNELS, POSE_CHANNELS, Motion
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 X, Y, Z = 0, 1, 2
@@ -30,27 +30,15 @@ def grace(model, runtime, faces):
     return model.prepare(faces["grace_hopper"], size=256, runtime=runtime)
 
 
-def motion(frames: int = 1, **channels) -> Motion:
-    pose = np.zeros((frames, 6), np.float32)
-    pose[:, 5] = 1
-    expr = np.zeros((frames, len(EXPR_CHANNELS)), np.float32)
-    for name, value in channels.items():
-        if name in POSE_CHANNELS:
-            pose[:, POSE_CHANNELS.index(name)] = value
-        else:
-            expr[:, EXPR_CHANNELS.index(name)] = value
-    return Motion(fps=25, pose=pose, expr=expr, speaking=np.zeros(frames, np.float32))
-
-
 def driven(face, **channels) -> torch.Tensor:
-    m = motion(**channels)
+    m = neutral_motion(**channels)
     with torch.inference_mode():
         return driving_keypoints(face.source, m.pose, m.expr, m.expr_names)[0]
 
 
 def test_zero_motion_gives_the_photos_own_keypoints(model, grace):
     with torch.inference_mode():
-        keypoints = model.keypoints(grace, motion(3))
+        keypoints = model.keypoints(grace, neutral_motion(3))
     assert torch.equal(grace.source.rest, torch.zeros_like(grace.source.rest))   # closed mouth, open eyes
     assert torch.allclose(keypoints, grace.source.x_s.expand(3, -1, -1), atol=1e-6)
     assert torch.allclose(driven(grace), grace.source.x_s[0], atol=1e-6)
@@ -142,6 +130,6 @@ def test_a_photo_with_parted_lips_is_closed_by_the_lip_network(model, runtime, f
     with torch.inference_mode():
         closing = retarget_lip(model.networks.lip, astronaut.source.x_s,
                                torch.tensor([[astronaut.landmarks.lip_open, 0.0]]))
-        still = model.keypoints(astronaut, motion())
+        still = model.keypoints(astronaut, neutral_motion())
     assert torch.equal(astronaut.source.rest, closing)
     assert torch.allclose(still, astronaut.source.x_s + closing, atol=1e-6)

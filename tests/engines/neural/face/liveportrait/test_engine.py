@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from helpers.liveportrait import write_tiny_weights
+from helpers.motions import neutral_motion
 from tavid_core.bench.face import nod
 from tavid_core.engines.neural.face.liveportrait import crop as C
 from tavid_core.engines.neural.face.liveportrait.config import tiny_config
@@ -17,7 +18,6 @@ from tavid_core.engines.neural.face.liveportrait.landmarks import face_landmarks
 from tavid_core.engines.neural.face.liveportrait.loader import load_liveportrait
 from tavid_core.engines.shared.portrait import square_portrait
 from tavid_core.errors import TavidError
-from tavid_core.types import EXPR_CHANNELS, Motion
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SIZE = 96
@@ -32,13 +32,6 @@ def tiny(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prepared(tiny, runtime, faces):
     return tiny.prepare(faces["astronaut"], size=SIZE, runtime=runtime)
-
-
-def still(frames: int) -> Motion:
-    pose = np.zeros((frames, 6), np.float32)
-    pose[:, 5] = 1
-    return Motion(fps=25, pose=pose, expr=np.zeros((frames, len(EXPR_CHANNELS)), np.float32),
-                  speaking=np.zeros(frames, np.float32))
 
 
 def test_frames_are_the_portrait_with_the_face_pasted_in(tiny, prepared, runtime):
@@ -65,11 +58,11 @@ def test_streaming_and_batching_do_not_change_frames(tiny, prepared, runtime):
 
 
 def test_every_frame_comes_from_the_same_features(tiny, prepared, runtime, faces):
-    frames = tiny.render(prepared, still(4), runtime=runtime).astype(int)
+    frames = tiny.render(prepared, neutral_motion(4), runtime=runtime).astype(int)
     assert all(np.abs(f - frames[0]).max() <= 1 for f in frames[1:])   # a level of rounding inside a batch
     again = tiny.prepare(faces["astronaut"], size=SIZE, runtime=runtime)
     assert torch.equal(again.feature, prepared.feature)
-    assert np.abs(tiny.render(again, still(1), runtime=runtime)[0] - frames[0]).max() <= 1
+    assert np.abs(tiny.render(again, neutral_motion(1), runtime=runtime)[0] - frames[0]).max() <= 1
 
 
 def test_out_of_memory_renders_the_window_again_in_halves(tiny, prepared, runtime, monkeypatch):
@@ -95,7 +88,7 @@ def test_out_of_memory_renders_the_window_again_in_halves(tiny, prepared, runtim
 def test_a_face_prepared_by_another_engine_is_refused(tiny, engines, runtime, faces):
     other = engines.face_model.prepare(faces["astronaut"], size=64, runtime=runtime)
     with pytest.raises(TavidError, match="prepared by another face model"):
-        tiny.render(other, still(1), runtime=runtime)
+        tiny.render(other, neutral_motion(1), runtime=runtime)
     assert not isinstance(other, LivePortraitFace)
 
 
