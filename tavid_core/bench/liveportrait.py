@@ -92,7 +92,7 @@ def bench_liveportrait(device: str = "auto", dtype: str = "auto", size: int = 51
     reset_peak_memory(target)
     if target.type != "cpu":   # the plain run gives speed and memory; the timed one waits for every network
         wall, figures = render(), machine_figures(target, model.precision)
-    with timed_networks({k: named[k] for k in PER_FRAME}, target) as spent:
+    with timed_networks({k: model.network(k, target) for k in PER_FRAME}, target) as spent:
         timed_wall = render()
     if target.type == "cpu":
         wall, figures = timed_wall, machine_figures(target, model.precision)

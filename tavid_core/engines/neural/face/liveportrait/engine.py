@@ -115,8 +115,9 @@ class LivePortraitFaceModel(FaceModel):
                                basis=expression_basis(x_s, self.config.motion.num_kp).to(x_s), face=face)
 
     # ------------------------------------------------------------------------------------------- render
-    def _network(self, name: str, device: torch.device) -> torch.nn.Module:
-        """The network, compiled on first use when asked for and on a GPU (on a CPU compiling does not pay)."""
+    def network(self, name: str, device: torch.device) -> torch.nn.Module:
+        """The network `render` calls: compiled on first use when asked for and on a GPU (on a CPU compiling does
+        not pay)."""
         module = getattr(self.networks, name)
         if not (self.compile and device.type == "cuda"):
             return module
@@ -141,7 +142,7 @@ class LivePortraitFaceModel(FaceModel):
         device = runtime.device
         feature, x_s = face.feature.to(device), face.source.x_s.to(device)
         portrait, grid, mask = face.portrait.to(device), face.grid.to(device), face.mask.to(device)
-        warp, generate = self._network("warping", device), self._network("generator", device)
+        warp, generate = self.network("warping", device), self.network("generator", device)
         out = np.empty((motion.num_frames, face.size, face.size, 3), np.uint8)
         step = self.frames_per_batch(device)
         for start in range(0, motion.num_frames, step):
