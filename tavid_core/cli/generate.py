@@ -96,14 +96,20 @@ def lora_option(option: str) -> tuple[str, float]:
 
 
 def engine_files(paths: list[str]) -> list[str]:
-    """--engines: checkpoint files, or folders whose .safetensors files are all used (in name order)."""
+    """--engines: checkpoint files, or folders whose .safetensors files are all used (in name order; a folder of
+    LivePortrait's five files makes the face model)."""
+    from ..engines.convert import ORIGINAL_SUFFIXES
     files = []
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(os.path.join(path, n) for n in os.listdir(path)
-                           if n.endswith(".safetensors") and n != "resume.safetensors")
+            names = sorted(os.listdir(path))
+            found = [os.path.join(path, n) for n in names if n.endswith(".safetensors") and n != "resume.safetensors"]
             if not found:
-                raise TavidError("the folder holds no .safetensors checkpoints", where=f"--engines {path}")
+                originals = [n for n in names if n.lower().endswith(ORIGINAL_SUFFIXES)]
+                more = " ..." if len(originals) > 3 else ""
+                fix = (f"Convert its PyTorch originals ({', '.join(originals[:3])}{more}) first: tavid convert "
+                       f"<files> -o {path}" if originals else None)
+                raise TavidError("the folder holds no .safetensors checkpoints", where=f"--engines {path}", fix=fix)
             files += found
         elif not os.path.isfile(path):
             raise TavidError("no such checkpoint file or folder", where=f"--engines {path}")
@@ -144,8 +150,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="refuse a dialogue whose speech lasts longer (default: %(default)s)")
     gen.add_argument("--expressiveness", type=float, default=1.0, help="motion strength, 0-3 (default: %(default)s)")
     gen.add_argument("--engines", nargs="+", metavar="CKPT",
-                     help="trained TAVID checkpoints (files or folders) to use instead of the built-in engines; "
-                          "blocks they lack stay built in")
+                     help="trained TAVID checkpoints (files or folders) to use instead of the built-in engines, "
+                          "or a folder of LivePortrait's five .safetensors files as the face model; blocks they "
+                          "lack stay built in")
     gen.add_argument("--lora", nargs="+", metavar="FILE[:STRENGTH]",
                      help="LoRAs for the speech or face model of --engines, each with a strength (default 1)")
     gen.add_argument("--sampler", default="auto", choices=SAMPLERS, help="neural face model: sampler (default: auto)")

@@ -24,6 +24,7 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
     assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDLoraLoader",
+                          "TAVIDLivePortraitLoader",
                           "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper",
                           "TAVIDFaceSampler", "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDEvaluate"}
     for cls in nodes.values():
@@ -217,6 +218,48 @@ def test_checkpoint_loader_explains_itself(nodes, models_dir):
         loader.execute(ckpt_name="../outside.safetensors")
 
 
+def test_liveportrait_loader_offers_the_folders_that_hold_its_files(nodes, models_dir, liveportrait_weights):
+    import os
+
+    from tavid_core.engines.neural.face.liveportrait.files import NAMES
+    loader = nodes["TAVIDLivePortraitLoader"]
+    options = lambda: loader.define_schema().inputs[0].widget["options"]  # noqa: E731
+    assert options() == ["(no LivePortrait files found)"]
+    with pytest.raises(Exception, match=r"^TAVID LivePortrait Loader / folder: there are no LivePortrait files in "
+                                        r"models/liveportrait\. Put the five"):
+        loader.execute(folder=options()[0])
+    folder, animal = models_dir / "liveportrait", models_dir / "liveportrait" / "animal"
+    animal.mkdir()
+    for name in NAMES:
+        os.symlink(liveportrait_weights / name, folder / name)
+    for name in NAMES[1:]:
+        os.symlink(liveportrait_weights / name, animal / name)
+    assert options() == ["liveportrait", "liveportrait/animal"]
+    model = loader.execute(folder="liveportrait", dtype="fp32", device="cpu", batch=3)[0]
+    assert model.name == "liveportrait" and model.frames_per_batch(torch.device("cpu")) == 3
+    assert sum(p.numel() for m in model.modules() for p in m.parameters()) == 130_077_432
+    with pytest.raises(Exception, match=r"^TAVID LivePortrait Loader / appearance_feature_extractor.safetensors: not "
+                                        r"found in .*animal\. Put the five"):
+        loader.execute(folder="liveportrait/animal")
+    with pytest.raises(Exception, match="TAVID LivePortrait Loader / folder: .*leads out of it with '..'"):
+        loader.execute(folder="liveportrait/../tavid")
+
+
+def test_face_sampler_renders_with_liveportrait(nodes, graph, faces, tmp_path):
+    """The Face Sampler takes the LivePortrait engine as it is (the tiny configuration here: the full one renders
+    a frame in 18 s on a CPU core, see tavid bench face --engine liveportrait)."""
+    from helpers.liveportrait import write_tiny_weights
+    from tavid_core.engines.neural.face.liveportrait.config import tiny_config
+    from tavid_core.engines.neural.face.liveportrait.engine import LivePortraitFaceModel
+    from tavid_core.engines.neural.face.liveportrait.loader import load_liveportrait
+    model = LivePortraitFaceModel(load_liveportrait(write_tiny_weights(tmp_path), config=tiny_config()), tiny_config())
+    motion = graph["motion_a"].window(0, 10)
+    frames = nodes["TAVIDFaceSampler"].execute(face_model=model, image=image_tensor(faces["grace_hopper"]),
+                                               motion=motion, size=SIZE, face_toward="right")[0]
+    assert frames.shape == (10, SIZE, SIZE, 3) and frames.dtype == torch.float32
+    assert float((frames[1:] - frames[:-1]).abs().mean()) > 0   # the head moves
+
+
 def test_lora_loader_refuses_builtin_engines_but_passes_through_at_zero(nodes, graph, models_dir):
     lora = nodes["TAVIDLoraLoader"]
     face_model, speech_model = graph["engines"][4], graph["engines"][1]
@@ -263,7 +306,8 @@ def test_face_sampler_takes_comfyui_sampler_and_sigmas(nodes, graph, faces):
 
 def test_comfyui_models_folders_are_registered_and_searched_for_wheel_models(pack, tmp_path, monkeypatch):
     """With ComfyUI's folder_paths (a stand-in with its API), models/tavid_analysis is registered and the
-    library looks there for the files `tavid models fetch` keeps."""
+    library looks there for the files `tavid models fetch` keeps; models/liveportrait, safetensors only, is
+    registered for the LivePortrait loader."""
     import importlib
     import sys
     import types
@@ -277,8 +321,9 @@ def test_comfyui_models_folders_are_registered_and_searched_for_wheel_models(pac
     runtime = importlib.import_module(f"{pack.__name__}.nodes.runtime")
     wheel_models = importlib.import_module(f"{pack.__name__}.tavid_core.analysis.wheel_models")
     runtime.register_model_folders()
-    assert set(registered) == {"tavid", "tavid_loras", "tavid_analysis"}
+    assert set(registered) == {"tavid", "tavid_loras", "tavid_analysis", "liveportrait"}
     assert registered["tavid"][1] == {".safetensors"} and registered["tavid_analysis"][1] == set()
+    assert registered["liveportrait"] == ([str(tmp_path / "models" / "liveportrait")], {".safetensors"})
     folder = str(tmp_path / "models" / "tavid_analysis")
     try:
         assert folder in wheel_models.model_folders()

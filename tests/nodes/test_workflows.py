@@ -9,7 +9,8 @@ from helpers.paths import ROOT
 
 WORKFLOWS = ["tavid_two_person_builtin.json", "tavid_two_person_evaluate.json",  # the second adds TAVID Evaluate
              "tavid_two_person_checkpoint.json",  # the first with TAVID Checkpoint Loader in place of Built-in Engines
-             "tavid_two_person_neural.json"]  # the third with ComfyUI's KSamplerSelect / BasicScheduler on the faces
+             "tavid_two_person_neural.json",  # the third with ComfyUI's KSamplerSelect / BasicScheduler on the faces
+             "tavid_two_person_liveportrait.json"]  # the first with TAVID LivePortrait Loader's face model
 
 # The core nodes the workflow uses, as ComfyUI 0.3.64's /object_info describes them.
 CORE = {
@@ -77,7 +78,7 @@ def test_converts_to_a_complete_api_prompt(workflow, object_info):
                 continue  # a link
             options = spec[1].get("options") if spec[0] == "COMBO" else spec[0] if isinstance(spec[0], list) else None
             # file lists depend on the machine: a user's own portraits and checkpoints go into those
-            if options and node["class_type"] not in ("LoadImage", "TAVIDCheckpointLoader"):
+            if options and node["class_type"] not in ("LoadImage", "TAVIDCheckpointLoader", "TAVIDLivePortraitLoader"):
                 assert value in options, f"{node['class_type']}.{name} = {value!r} not in {options}"
     kinds = [n["class_type"] for n in prompt.values()]
     assert kinds.count("TAVIDSpeakerMapper") == 2 and kinds.count("TAVIDFaceSampler") == 2
