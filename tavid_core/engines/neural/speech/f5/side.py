@@ -5,6 +5,7 @@ from their tensor names, so the order they are given in does not matter."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Sequence
 
 import torch
@@ -13,7 +14,7 @@ from .....checkpoints import inspect_checkpoint
 from .....errors import EngineUnavailableError, TavidError
 from ....protocols import SpeakerMapper
 from ...common.inference import precision_for
-from .config import F5_FILE, VOCAB_FILE, VOCOS_FILE, F5DiTConfig
+from .config import F5_FILE, F5_V1_BASE, VOCAB_FILE, VOCOS_FILE, F5DiTConfig
 from .generator import F5SpeechGenerator, PromptVoices
 from .loader import file_label, is_f5_file, is_vocos_file, load_f5_dit, load_vocos
 from .speaker_mapper import F5SpeakerMapper
@@ -52,9 +53,10 @@ def vocab_beside(path: str) -> str:
 
 
 def load_f5_side(paths: Sequence[str], *, faces: SpeakerMapper, prompt_voices: PromptVoices, dtype: str = "auto",
-                 device: torch.device | None = None) -> dict[str, object]:
+                 device: torch.device | None = None, cfg: F5DiTConfig = F5_V1_BASE) -> dict[str, object]:
     """The F5-TTS text encoder, speech model and speaker mapper from `paths`, by block ({} when no file is
-    F5-TTS's). `faces` maps a face to a built-in voice, `prompt_voices` speaks it as a prompt."""
+    F5-TTS's). `faces` maps a face to a built-in voice, `prompt_voices` speaks it as a prompt; `cfg` is the
+    network's size (F5TTS_v1_Base; its vocabulary is vocab.txt's)."""
     speech, vocoder = find_f5_files(paths)
     if speech is None and vocoder is None:
         return {}
@@ -65,7 +67,7 @@ def load_f5_side(paths: Sequence[str], *, faces: SpeakerMapper, prompt_voices: P
                                      where=have, fix="Give both files (README: F5-TTS voices).")
     vocab = read_vocab(vocab_beside(speech))
     front = F5TextFrontEnd(vocab)
-    generator = F5SpeechGenerator(load_f5_dit(speech, F5DiTConfig(vocab_size=len(vocab))), load_vocos(vocoder), front,
+    generator = F5SpeechGenerator(load_f5_dit(speech, replace(cfg, vocab_size=len(vocab))), load_vocos(vocoder), front,
                                   precision=precision_for(dtype, device or torch.device("cpu")),
                                   prompt_voices=prompt_voices)
     return {"text_encoder": F5TextEncoder(front), "speech_model": generator, "speaker_mapper": F5SpeakerMapper(faces)}
