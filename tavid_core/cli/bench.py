@@ -44,6 +44,10 @@ def neural_bench(args):
     from ..bench.face import FACE_STEPS, bench_face, format_face_bench
     from ..bench.motion import MOTION_STEPS, bench_motion, format_motion_bench
     from ..bench.speech import SPEECH_STEPS, bench_speech, format_speech_bench
+    if args.target == "speech" and args.engine == "f5":
+        from ..bench.speech import bench_f5_speech
+        return bench_f5_speech(device=args.device, steps=args.steps, seconds=args.seconds[0], dtype=args.dtype,
+                               repeat=args.repeat), format_speech_bench
     common = dict(config=args.config, device=args.device, dtype=args.dtype)
     steps = {"face": FACE_STEPS, "motion": MOTION_STEPS, "speech": SPEECH_STEPS}[args.target]
     common["steps"] = steps if args.steps is None else args.steps
@@ -71,12 +75,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--seconds", type=float, nargs="+", default=[60.0],
                        help="pipeline: dialogue lengths to render, each in a fresh process; speech: length of the "
                             "utterance to generate; motion: length of the conversation (default: 60)")
+    bench.add_argument("--engine", default="tavid", choices=("tavid", "f5"),
+                       help="speech: TAVID's own networks at --config's size, or F5-TTS v1 Base with Vocos "
+                            "(default: %(default)s)")
     bench.add_argument("--config", default="base",
                        help="speech, face, motion: tiny, small or base (default: %(default)s)")
     bench.add_argument("--device", default="auto",
                        help="speech, face, motion: auto, cpu or cuda (default: %(default)s)")
     bench.add_argument("--steps", type=int,
-                       help="speech, motion: ODE steps (default: 16); face: sampling steps (default: 8)")
+                       help="speech, motion: ODE steps (default: 16; F5-TTS: 32); face: sampling steps (default: 8)")
     bench.add_argument("--dtype", default="auto", choices=PRECISIONS,
                        help="speech, face, motion: precision (default: %(default)s)")
     bench.add_argument("--size", type=int,
