@@ -105,10 +105,14 @@ class Dialogue:
 
     speakers: tuple[str, str]
     turns: tuple[Turn, ...]
+    voice_texts: tuple[str | None, str | None] = (None, None)  # the words said in each person's voice recording
 
     def __post_init__(self):
         object.__setattr__(self, "speakers", tuple(self.speakers))
         object.__setattr__(self, "turns", tuple(self.turns))
+        object.__setattr__(self, "voice_texts", tuple(self.voice_texts))
+        if len(self.voice_texts) != NUM_SPEAKERS:
+            raise TavidError(f"voice_texts needs one entry per speaker, got {self.voice_texts!r}", where="Dialogue")
         if len(self.speakers) != NUM_SPEAKERS or not all(s.strip() for s in self.speakers):
             raise TavidError(f"a dialogue needs exactly two named speakers, got {self.speakers!r}", where="Dialogue")
         if self.speakers[0] == self.speakers[1]:
@@ -119,6 +123,7 @@ class Dialogue:
     def to_dict(self) -> dict:
         return {
             "speakers": list(self.speakers),
+            **({"voice_texts": list(self.voice_texts)} if any(self.voice_texts) else {}),
             "turns": [
                 {"speaker": t.speaker, "text": t.text, "pause_before_s": t.pause_before_s, "tags": list(t.tags),
                  "backchannels": [{"after_words": b.after_words, "text": b.text} for b in t.backchannels]}

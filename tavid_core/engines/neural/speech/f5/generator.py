@@ -74,13 +74,15 @@ class F5SpeechGenerator(SpeechGenerator):
         return [self.dit, self.vocoder]
 
     # ---------------------------------------------------------------- prompts
-    def first_prompts(self, voices: tuple[Voice, Voice], seed: int) -> list[Prompt]:
-        """Each person's prompt before their first turn: their recording, or their built-in voice saying
-        PROMPT_SENTENCE (two faces never get the same built-in voice: the second takes the next one ranked)."""
+    def first_prompts(self, voices: tuple[Voice, Voice], seed: int,
+                      transcripts: tuple[str | None, str | None] = (None, None)) -> list[Prompt]:
+        """Each person's prompt before their first turn: their recording (with its own transcript, else the
+        script's [voice ...] line in `transcripts`), or their built-in voice saying PROMPT_SENTENCE (two faces
+        never get the same built-in voice: the second takes the next one ranked)."""
         prompts: list[Prompt | None] = [None, None]
         for i, voice in enumerate(voices):
             if voice.prompt is not None:
-                prompts[i] = recording_prompt(voice.prompt, None, self.sample_rate, f"voice_{'ab'[i]}")
+                prompts[i] = recording_prompt(voice.prompt, transcripts[i], self.sample_rate, f"voice_{'ab'[i]}")
             elif voice.engine != "builtin" or not voice.preset:
                 raise TavidError("this voice has neither a recording nor a built-in voice for F5-TTS to imitate",
                                  where=f"voice_{'ab'[i]}",
@@ -105,7 +107,7 @@ class F5SpeechGenerator(SpeechGenerator):
         method = solver or SAMPLING.method
         check_ode_method(method, where="solver")
         sampling = (SAMPLING.steps if steps is None else steps, method, SAMPLING.cfg if cfg is None else cfg)
-        last = self.first_prompts(voices, seed)      # each person's prompt for their next turn
+        last = self.first_prompts(voices, seed, text.dialogue.voice_texts)   # each person's prompt for their next turn
         runtime.load(self)
         spoken: dict[tuple[int, int], _Spoken] = {}
 

@@ -54,7 +54,8 @@ def recording_prompt(recording: VoicePrompt, transcript: str | None, target_rate
         raise TavidError("the voice recording has no transcript: F5-TTS imitates a recording only together with "
                          "the words said in it", where=where,
                          fix="Type what is said in the recording into the Speaker Mapper's transcript (tavid generate "
-                             "--transcript-a/-b), or leave the recording out to use the voice chosen for the face.")
+                             "--transcript-a/-b), or add a script line such as '[voice A] the words', or leave the "
+                             "recording out to use the voice chosen for the face.")
     seconds = recording.duration_s
     if float(np.abs(recording.audio).max(initial=0.0)) < 1e-4:
         raise TavidError("the voice recording is silent", where=where, fix="Give a few seconds of clear speech.")

@@ -37,7 +37,9 @@ def recording():
     from tavid_core.types import Voice
     said = BuiltinSpeechGenerator(VoiceCatalog()).speak("This is how I sound when I talk.", "heart",
                                                         Voice(engine="builtin", preset="heart"), seed=1)
-    return resample(said.audio, said.sample_rate, 44100), 44100, "This is how I sound when I talk."
+    quiet = np.zeros(said.sample_rate // 2, np.float32)   # half a second of silence either side, as recorded
+    audio = np.concatenate([quiet, said.audio, quiet])
+    return resample(audio, said.sample_rate, 44100), 44100, "This is how I sound when I talk."
 
 
 def voices(side, faces, runtime, recording=None, transcript=None):
@@ -110,3 +112,13 @@ def test_chinese_text_without_the_chinese_tools_names_the_line(side, runtime, mo
     with pytest.raises(TavidError, match="Chinese text needs rjieba and pypinyin") as caught:
         side["text_encoder"].encode(parse_script("A: Hello.\nB: \u4f60\u597d\u3002"), runtime=runtime)
     assert caught.value.where.startswith("line 2") and "comfyui-tavid[zh]" in caught.value.fix
+
+
+def test_the_scripts_voice_line_gives_the_recordings_transcript(side, faces, runtime, recording):
+    dialogue = parse_script(f"[voice B] {recording[2]}\n{SCRIPT}")
+    pair = voices(side, faces, runtime, recording)
+    prompts = side["speech_model"].first_prompts(pair, 0, dialogue.voice_texts)
+    assert prompts[1].text == recording[2] and not prompts[1].as_voice
+    assert prompts[0].text == PROMPT_SENTENCE and prompts[0].as_voice
+    assert len(prompts[1].audio) < (len(recording[0]) / 44100 - 0.9) * 24000   # trimmed of its silence, at 24 kHz
+    assert not prompts[1].audio[-1200:].any()   # and the reference's 50 ms of silence after it
