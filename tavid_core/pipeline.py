@@ -54,7 +54,7 @@ class GenerateSettings:
     window: int = 25              # frames rendered and encoded at a time
     mirror: str = "auto"          # "auto": mirror a photo whose face is turned away from the partner; "never"
     max_minutes: float = MAX_MINUTES  # longest speech accepted (see limits.check_length)
-    speech_steps: int | None = None   # ODE steps of neural speech; None: the engine's own (32 for F5-TTS, as its reference)
+    speech_steps: int | None = None   # ODE steps of neural speech; None: the engine's own (F5-TTS: 32)
     solver: str | None = None         # ODE method of neural speech (limits.ODE_METHODS); None: the engine's
     recording_a: str | None = None    # a recording of A's voice (an audio file) for the speaker mapper to match
     recording_b: str | None = None
@@ -83,7 +83,8 @@ class GenerateSettings:
         if self.speech_steps is not None:
             check_between(self.speech_steps, STEPS_RANGE, "steps", "speech_steps", "16-32 steps suit speech.")
         if self.solver is not None and self.solver not in ODE_METHODS:
-            raise TavidError(f"unknown solver {self.solver!r}", where="solver", fix=f"Use one of {', '.join(ODE_METHODS)}.")
+            raise TavidError(f"unknown solver {self.solver!r}", where="solver",
+                             fix=f"Use one of {', '.join(ODE_METHODS)}.")
         check_between(self.max_minutes, MAX_MINUTES_RANGE, "the longest dialogue in minutes", "max_minutes",
                       f"The default is {MAX_MINUTES:g}.")
         if self.mirror not in MIRROR_MODES:

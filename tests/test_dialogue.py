@@ -141,6 +141,7 @@ def test_voice_lines_give_the_words_of_each_recording():
     assert parse_script(format_script(d)).voice_texts == d.voice_texts
     for script, words in (("[voice Bob] x\nA: hi\nB: yo", "line 1: [voice Bob] names no speaker"),
                           ("A: hi\nB: yo\n[voice A]", "line 3: [voice A] gives no words"),
-                          ("[voice A] x\n[voice 1] y\nA: hi\nB: yo", "line 2: a second [voice ...] line for speaker A")):
+                          ("[voice A] x\n[voice 1] y\nA: hi\nB: yo",
+                           "line 2: a second [voice ...] line for speaker A")):
         with pytest.raises(ScriptError, match=re.escape(words)):
             parse_script(script)

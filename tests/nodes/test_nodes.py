@@ -23,7 +23,8 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 
 
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
-    assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDF5Loader", "TAVIDLoraLoader",
+    assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDF5Loader",
+                          "TAVIDLoraLoader",
                           "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper",
                           "TAVIDFaceSampler", "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDEvaluate"}
     for cls in nodes.values():

@@ -58,4 +58,5 @@ PROMPT_TAIL_S = 0.05                # silence the reference appends to a trimmed
 F5_FILE = "F5TTS_v1_Base/model_1250000.safetensors"
 F5_FILE_BYTES = 1_348_435_761
 VOCAB_FILE = "vocab.txt"
-VOCOS_FILE = "vocos_mel_24khz.safetensors"   # what `tavid convert` makes of charactr/vocos-mel-24khz's pytorch_model.bin
+# what `tavid convert` makes of charactr/vocos-mel-24khz's pytorch_model.bin
+VOCOS_FILE = "vocos_mel_24khz.safetensors"

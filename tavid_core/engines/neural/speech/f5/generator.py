@@ -172,8 +172,8 @@ class F5SpeechGenerator(SpeechGenerator):
     def describe(self) -> dict:
         precision = str(self.precision).replace("torch.", "")
         return super().describe() | {"sample_rate": self.sample_rate, "precision": precision,
-                                     "vocabulary": len(self.front.vocab), "steps": SAMPLING.steps,
-                                     "cfg": SAMPLING.cfg, "sway": SAMPLING.sway}
+                                     "vocabulary": len(self.front.vocab), "default_steps": SAMPLING.steps,
+                                     "default_cfg": SAMPLING.cfg, "sway": SAMPLING.sway}
 
 
 def _cross_faded(waves: list[np.ndarray], overlap: int) -> np.ndarray:

@@ -207,7 +207,8 @@ def check_vocos_tensors(where: str, shapes: Mapping[str, tuple[int, ...]], cfg: 
                          f"{cfg.layers} blocks)", where=where, fix=_GET_VOCOS)
     buffers = set(keymap.VOCOS_BUFFERS)
     if buffers - keys:
-        raise TavidError(f"lacks {_names(buffers - keys)}", where=where, fix="The file is incomplete: convert it again.")
+        raise TavidError(f"lacks {_names(buffers - keys)}", where=where,
+                         fix="The file is incomplete: convert it again.")
     check_layout(where, shapes, vocos_layout(cfg, mel), vocos_shapes(cfg, mel), buffers, "Vocos mel-24khz")
 
 

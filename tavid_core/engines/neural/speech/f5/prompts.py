@@ -46,6 +46,18 @@ def prepared(audio: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarra
     return wave * np.float32(TARGET_RMS / rms) if 0.0 < rms < TARGET_RMS else wave
 
 
+def check_recording(audio: np.ndarray, sample_rate: int, where: str) -> None:
+    """A recording F5-TTS can imitate: not silent, MIN_RECORDING_S to MAX_RECORDING_S long."""
+    seconds = len(audio) / sample_rate
+    if seconds < MIN_RECORDING_S or seconds > MAX_RECORDING_S:
+        raise TavidError(f"the recording is {seconds:.1f} s long; F5-TTS imitates {MIN_RECORDING_S:g} to "
+                         f"{MAX_RECORDING_S:g} s of speech", where=where,
+                         fix="Cut it to a sentence or two of clean speech (5 to 10 s is best) and give the words "
+                             "said in that part as its transcript.")
+    if float(np.abs(audio).max(initial=0.0)) < 1e-4:
+        raise TavidError("the recording is silent", where=where, fix="Give a few seconds of clear speech.")
+
+
 def recording_prompt(recording: VoicePrompt, transcript: str | None, target_rate: int, where: str) -> Prompt:
     """A user's recording as a prompt; `transcript` the words said in it (the recording's own, or the
     script's voice line)."""
@@ -56,14 +68,7 @@ def recording_prompt(recording: VoicePrompt, transcript: str | None, target_rate
                          fix="Type what is said in the recording into the Speaker Mapper's transcript (tavid generate "
                              "--transcript-a/-b), or add a script line such as '[voice A] the words', or leave the "
                              "recording out to use the voice chosen for the face.")
-    seconds = recording.duration_s
-    if float(np.abs(recording.audio).max(initial=0.0)) < 1e-4:
-        raise TavidError("the voice recording is silent", where=where, fix="Give a few seconds of clear speech.")
-    if seconds < MIN_RECORDING_S or seconds > MAX_RECORDING_S:
-        raise TavidError(f"the voice recording is {seconds:.1f} s long; F5-TTS imitates {MIN_RECORDING_S:g} to "
-                         f"{MAX_RECORDING_S:g} s of speech", where=where,
-                         fix="Cut it to a sentence or two of clean speech (5 to 10 s is best) and give the words said "
-                             "in that part.")
+    check_recording(recording.audio, recording.sample_rate, where)
     return Prompt(prepared(recording.audio, recording.sample_rate, target_rate), text.strip(), as_voice=False)
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .....errors import TavidError
 from .....runtime import Runtime
 from .....types import Voice, VoicePrompt
 from ....protocols import SpeakerMapper
-from .prompts import MAX_RECORDING_S, MIN_RECORDING_S
+from .prompts import check_recording
 
 
 class F5SpeakerMapper(SpeakerMapper):
@@ -28,12 +27,7 @@ class F5SpeakerMapper(SpeakerMapper):
                                        where=where)
         audio, sample_rate = reference_audio
         mono = np.asarray(audio, np.float32).reshape(-1)
-        seconds = len(mono) / sample_rate
-        if not MIN_RECORDING_S <= seconds <= MAX_RECORDING_S:
-            raise TavidError(f"the recording is {seconds:.1f} s long; F5-TTS imitates {MIN_RECORDING_S:g} to "
-                             f"{MAX_RECORDING_S:g} s of speech", where=f"{where} reference audio",
-                             fix="Cut it to a sentence or two of clean speech (5 to 10 s is best) and give the words "
-                                 "said in that part as its transcript.")
+        check_recording(mono, sample_rate, f"{where} reference audio")
         return Voice(engine="neural", prompt=VoicePrompt(mono, int(sample_rate), reference_text),
                      pitch_semitones=0.0 if pitch_semitones is None else float(pitch_semitones),
                      rate=1.0 if rate is None else float(rate), source="reference_audio")

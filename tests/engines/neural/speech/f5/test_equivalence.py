@@ -221,5 +221,6 @@ def test_duration_and_prompt_rules(golden):
         if not needs_chinese_tools(ref_text) or importlib.util.find_spec("rjieba"):
             assert front.symbols(ref_text + case["gen_text"]) == case["text"][0]
         assert case["first_output_frame"] == case["ref_samples"] // 256   # the new speech starts at N // hop
-    assert normalise_ref_text("Hello") == "Hello.  " and normalise_ref_text("\u4f60\u597d\u3002") == "\u4f60\u597d\u3002"
+    assert normalise_ref_text("Hello") == "Hello.  "
+    assert normalise_ref_text("\u4f60\u597d\u3002") == "\u4f60\u597d\u3002"
     assert sampled_frames(10, text_symbols=40, prompt_frames=30) == 41

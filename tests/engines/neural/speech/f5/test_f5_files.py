@@ -68,12 +68,13 @@ def test_missing_and_extra_tensors(tmp_path):
 
 
 def test_other_models(tmp_path):
-    expect("64 wide with 2 blocks, not F5TTS_v1_Base", loader.load_f5_dit, write(tiny_state(), tmp_path / "t.safetensors"))
+    expect("64 wide with 2 blocks, not F5TTS_v1_Base", loader.load_f5_dit,
+           write(tiny_state(), tmp_path / "t.safetensors"))
     other = F5DiTConfig(**{**TINY.__dict__, "vocab_size": 12})
     expect("text table has 10 symbols, the vocabulary 12", loader.load_f5_dit,
            write(tiny_state(), tmp_path / "v.safetensors"), other)
-    e2 = {"ema_model.transformer.layers.0.1.g": torch.ones(64), "ema_model.transformer.text_embed.weight": torch.ones(3, 4),
-          "initted": torch.tensor(True)}
+    e2 = {"ema_model.transformer.layers.0.1.g": torch.ones(64),
+          "ema_model.transformer.text_embed.weight": torch.ones(3, 4), "initted": torch.tensor(True)}
     expect("E2-TTS", loader.load_f5_dit, write(e2, tmp_path / "e2.safetensors"), TINY)
     state = tiny_state()
     state["ema_model.mel_spec.mel_stft.mel_scale.fb"] = torch.zeros(513, 100)
@@ -90,7 +91,8 @@ def test_other_models(tmp_path):
     voc = {"backbone.convnext.0.gamma": torch.ones(4), "head.out.weight": torch.ones(1026, 4)}
     expect("is the Vocos vocoder, not the F5-TTS speech model", loader.load_f5_dit,
            write(voc, tmp_path / "voc.safetensors"), TINY)
-    expect("is the F5-TTS speech model, not its vocoder", loader.load_vocos, write(tiny_state(), tmp_path / "f5.safetensors"))
+    expect("is the F5-TTS speech model, not its vocoder", loader.load_vocos,
+           write(tiny_state(), tmp_path / "f5.safetensors"))
     torch.save({"a": torch.ones(1)}, tmp_path / "model.pt")
     expect("only .safetensors", loader.load_f5_dit, str(tmp_path / "model.pt"), TINY)
     expect("no such checkpoint file", loader.load_f5_dit, str(tmp_path / "nothing.safetensors"), TINY)
