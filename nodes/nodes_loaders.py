@@ -12,8 +12,8 @@ from ..tavid_core.errors import EngineUnavailableError
 from ..tavid_core.limits import PRECISIONS
 from . import sockets
 from .errors import node_errors
-from .runtime import (LIVEPORTRAIT_FOLDER, LORA_FOLDER, MODEL_FOLDER, model_files, model_folders, model_path,
-                      model_subfolder)
+from .runtime import (F5_FOLDER, LIVEPORTRAIT_FOLDER, LORA_FOLDER, MODEL_FOLDER, model_files, model_folders,
+                      model_path, model_subfolder)
 
 NO_FILES = "(no .safetensors files found)"
 NO_VAE = "none"
@@ -83,6 +83,48 @@ class CheckpointLoader(io.ComfyNode):
                         "and refresh, or use the TAVID Built-in Engines loader.")
             vae_path = None if vae in (NO_VAE, None) else model_path(VAE_FOLDER, vae, "vae")
             engines = load_engines(model_path(MODEL_FOLDER, ckpt_name, "ckpt_name"), dtype, device, vae=vae_path)
+        return io.NodeOutput(*engines.blocks())
+
+
+class F5Loader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        files = model_files(F5_FOLDER) or [NO_FILES]
+        vocoders = [f for f in files if "vocos" in f.lower()] + [f for f in files if "vocos" not in f.lower()]
+        models = [f for f in files if "vocos" not in f.lower()] + [f for f in files if "vocos" in f.lower()]
+        return io.Schema(
+            node_id="TAVIDF5Loader",
+            display_name="TAVID F5-TTS Loader",
+            category=sockets.CATEGORY,
+            description="F5-TTS v1 Base with the Vocos vocoder from models/f5_tts: natural voices that imitate a "
+                        "recording connected to each Speaker Mapper (with its transcript), or, without one, the "
+                        "built-in voice chosen for the face. The pretrained F5-TTS weights are for non-commercial "
+                        "use only (CC-BY-NC-4.0). Motion mapper and face model are the built-in ones.",
+            inputs=[
+                io.Combo.Input("f5_model", options=models,
+                               tooltip="F5TTS_v1_Base/model_1250000.safetensors in ComfyUI/models/f5_tts, with its "
+                                       "vocab.txt in the same folder."),
+                io.Combo.Input("vocoder", options=vocoders,
+                               tooltip="vocos_mel_24khz.safetensors in ComfyUI/models/f5_tts (tavid convert makes it "
+                                       "from charactr/vocos-mel-24khz's pytorch_model.bin)."),
+                io.Combo.Input("dtype", options=list(PRECISIONS), default="auto",
+                               tooltip="Compute precision; auto: bf16 or fp16 on a GPU, fp32 on the CPU."),
+                io.Combo.Input("device", options=["auto", "cpu", "gpu"], default="auto",
+                               tooltip="Where the networks run; auto follows ComfyUI."),
+            ],
+            outputs=sockets.engine_outputs(),
+        )
+
+    @classmethod
+    def execute(cls, f5_model: str, vocoder: str, dtype: str = "auto", device: str = "auto") -> io.NodeOutput:
+        with node_errors("TAVID F5-TTS Loader"):
+            if NO_FILES in (f5_model, vocoder):
+                raise EngineUnavailableError(
+                    "there are no F5-TTS files in models/f5_tts", where="f5_model",
+                    fix="Put F5TTS_v1_Base/model_1250000.safetensors (with its vocab.txt) and vocos_mel_24khz"
+                        ".safetensors into ComfyUI/models/f5_tts and refresh (README: F5-TTS voices).")
+            paths = [model_path(F5_FOLDER, f5_model, "f5_model"), model_path(F5_FOLDER, vocoder, "vocoder")]
+            engines = load_engines(paths, dtype, device)
         return io.NodeOutput(*engines.blocks())
 
 
@@ -202,4 +244,4 @@ class LivePortraitLoader(io.ComfyNode):
         return io.NodeOutput(model)
 
 
-NODES = [BuiltinEngines, CheckpointLoader, LoraLoader, LivePortraitLoader]
+NODES = [BuiltinEngines, CheckpointLoader, F5Loader, LoraLoader, LivePortraitLoader]

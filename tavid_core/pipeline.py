@@ -19,8 +19,8 @@ import numpy as np
 from .analysis.faces import turn_toward
 from .engines.protocols import EngineSet, SamplerSettings
 from .errors import TavidError
-from .limits import (MAX_MINUTES, MAX_MINUTES_RANGE, MAX_SIZE, MIN_SIZE, MIRROR_MODES, PITCH_SHIFT_RANGE, SEED_RANGE,
-                     SPEAKERS, SPEED_RANGE, STEPS_RANGE, check_length, check_script_length)
+from .limits import (MAX_MINUTES, MAX_MINUTES_RANGE, MAX_SIZE, MIN_SIZE, MIRROR_MODES, ODE_METHODS, PITCH_SHIFT_RANGE,
+                     SEED_RANGE, SPEAKERS, SPEED_RANGE, STEPS_RANGE, check_length, check_script_length)
 from .media.compose import canvas_size, check_layout, compose, floor_holder
 from .media.files import remove_quietly, write_text_whole
 from .media.images import as_uint8_rgb
@@ -54,6 +54,12 @@ class GenerateSettings:
     window: int = 25              # frames rendered and encoded at a time
     mirror: str = "auto"          # "auto": mirror a photo whose face is turned away from the partner; "never"
     max_minutes: float = MAX_MINUTES  # longest speech accepted (see limits.check_length)
+    speech_steps: int | None = None   # ODE steps of neural speech; None: the engine's own (F5-TTS: 32)
+    solver: str | None = None         # ODE method of neural speech (limits.ODE_METHODS); None: the engine's
+    recording_a: str | None = None    # a recording of A's voice (an audio file) for the speaker mapper to match
+    recording_b: str | None = None
+    transcript_a: str | None = None   # the words said in it (voice-cloning engines need them)
+    transcript_b: str | None = None
 
     def check(self) -> None:
         if not (1.0 <= self.fps <= 120.0):
@@ -74,6 +80,11 @@ class GenerateSettings:
             raise TavidError(f"seed must be a whole number from 0 to {SEED_RANGE[1]}, got {self.seed}", where="seed",
                              fix="Any seed in that range works; the same seed gives the same video.")
         check_between(self.sampler.steps, STEPS_RANGE, "steps", "steps", "20-30 steps suit most samplers.")
+        if self.speech_steps is not None:
+            check_between(self.speech_steps, STEPS_RANGE, "steps", "speech_steps", "16-32 steps suit speech.")
+        if self.solver is not None and self.solver not in ODE_METHODS:
+            raise TavidError(f"unknown solver {self.solver!r}", where="solver",
+                             fix=f"Use one of {', '.join(ODE_METHODS)}.")
         check_between(self.max_minutes, MAX_MINUTES_RANGE, "the longest dialogue in minutes", "max_minutes",
                       f"The default is {MAX_MINUTES:g}.")
         if self.mirror not in MIRROR_MODES:
@@ -83,6 +94,10 @@ class GenerateSettings:
     def voice_options(self, who: str) -> tuple[str, float, float]:
         """Voice name, pitch shift and speed of speaker `who` ("a" or "b")."""
         return getattr(self, f"voice_{who}"), getattr(self, f"pitch_{who}"), getattr(self, f"speed_{who}")
+
+    def recording(self, who: str) -> tuple[str | None, str | None]:
+        """The recording of speaker `who`'s voice and its transcript."""
+        return getattr(self, f"recording_{who}"), getattr(self, f"transcript_{who}")
 
 
 @dataclass
@@ -137,15 +152,22 @@ class TavidPipeline:
     def voice(self, face: np.ndarray, who: str, settings: GenerateSettings) -> Voice:
         """The voice of speaker `who`: mapped from the face or chosen by name, then shifted and sped up."""
         name, pitch_shift, speed = settings.voice_options(who)
-        mapped = self.engines.speaker_mapper.map_face(face, runtime=self.runtime, voice=name,
-                                                      where=f"face {who.upper()}")
+        recording, transcript = settings.recording(who)
+        audio = None
+        if recording is not None:
+            from .media.audio import load_audio
+            samples, rate = load_audio(recording, where=f"recording_{who}")
+            audio = (samples.mean(axis=0), rate)
+        mapped = self.engines.speaker_mapper.map_face(face, runtime=self.runtime, voice=name, reference_audio=audio,
+                                                      reference_text=transcript, where=f"face {who.upper()}")
         return mapped.adjusted(pitch_shift, speed)
 
     def speech(self, dialogue: Dialogue, voices: tuple[Voice, Voice], settings: GenerateSettings) -> Speech:
         check_script_length(dialogue, voices, settings.max_minutes)
         text = self.engines.text_encoder.encode(dialogue, runtime=self.runtime)
         speech = self.engines.speech_model.generate(text, voices, runtime=self.runtime, seed=settings.seed,
-                                                    steps=settings.sampler.steps, cfg=settings.sampler.cfg)
+                                                    steps=settings.speech_steps, cfg=settings.sampler.cfg,
+                                                    solver=settings.solver)
         check_length(speech.duration_s, settings.max_minutes, "script")
         return speech
 

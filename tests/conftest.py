@@ -80,8 +80,9 @@ def pack():
 
 @pytest.fixture()
 def models_dir(tmp_path, monkeypatch):
-    """A models folder for the nodes outside ComfyUI ($TAVID_MODELS_DIR/tavid, .../tavid_loras, .../liveportrait)."""
-    for key in ("tavid", "tavid_loras", "liveportrait"):
+    """A models folder for the nodes outside ComfyUI ($TAVID_MODELS_DIR/tavid, .../tavid_loras, .../liveportrait,
+    .../f5_tts)."""
+    for key in ("tavid", "tavid_loras", "liveportrait", "f5_tts"):
         (tmp_path / key).mkdir()
     monkeypatch.setenv("TAVID_MODELS_DIR", str(tmp_path))
     return tmp_path

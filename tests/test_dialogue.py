@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from tavid_core.dialogue import parse_script, read_script
@@ -130,3 +132,16 @@ def test_example_script_parses():
     d = read_script(str(EXAMPLE_SCRIPT))
     assert d.speakers == ("Ada", "Sam") and len(d.turns) == 10
     assert any(t.pause_before_s for t in d.turns) and any("laughs" in t.tags for t in d.turns)
+
+
+def test_voice_lines_give_the_words_of_each_recording():
+    from tavid_core.dialogue import format_script
+    d = parse_script("[voice Sam] I am   Sam.\nAda: Hi.\nSam: Hello.\n[VOICE 1] Me, Ada.")
+    assert d.voice_texts == ("Me, Ada.", "I am Sam.") and len(d.turns) == 2
+    assert parse_script(format_script(d)).voice_texts == d.voice_texts
+    for script, words in (("[voice Bob] x\nA: hi\nB: yo", "line 1: [voice Bob] names no speaker"),
+                          ("A: hi\nB: yo\n[voice A]", "line 3: [voice A] gives no words"),
+                          ("[voice A] x\n[voice 1] y\nA: hi\nB: yo",
+                           "line 2: a second [voice ...] line for speaker A")):
+        with pytest.raises(ScriptError, match=re.escape(words)):
+            parse_script(script)

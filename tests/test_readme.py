@@ -41,6 +41,7 @@ def test_requirement_files_match_pyproject():
 
     assert listed("requirements.txt") == {d for d in project["dependencies"] if not d.startswith("torch")}
     assert listed("requirements-eval.txt") == set(project["optional-dependencies"]["eval"])
+    assert listed("requirements-zh.txt") == set(project["optional-dependencies"]["zh"])
 
 
 def test_the_readme_script_example_parses():

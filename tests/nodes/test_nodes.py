@@ -23,8 +23,8 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 
 
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
-    assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDLoraLoader",
-                          "TAVIDLivePortraitLoader",
+    assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDF5Loader",
+                          "TAVIDLoraLoader", "TAVIDLivePortraitLoader",
                           "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper",
                           "TAVIDFaceSampler", "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDEvaluate"}
     for cls in nodes.values():
@@ -258,6 +258,24 @@ def test_face_sampler_renders_with_liveportrait(nodes, graph, faces, tmp_path):
                                                motion=motion, size=SIZE, face_toward="right")[0]
     assert frames.shape == (10, SIZE, SIZE, 3) and frames.dtype == torch.float32
     assert float((frames[1:] - frames[:-1]).abs().mean()) > 0   # the head moves
+
+
+def test_f5_loader_lists_models_f5_tts_and_names_what_does_not_fit(nodes, models_dir):
+    """The files as users keep them in models/f5_tts: the default of each list is the file for it; a tiny
+    seeded model reaches the loader through the node (and is refused as another size, by name)."""
+    from helpers.f5_files import write_f5_files
+    loader = nodes["TAVIDF5Loader"]
+    assert loader.define_schema().inputs[0].widget["options"] == ["(no .safetensors files found)"]
+    with pytest.raises(Exception, match="TAVID F5-TTS Loader / f5_model: there are no F5-TTS files in models/f5_tts"):
+        loader.execute(f5_model="(no .safetensors files found)", vocoder="(no .safetensors files found)")
+    write_f5_files(models_dir / "f5_tts")
+    model, vocoder = (socket.widget["options"][0] for socket in loader.define_schema().inputs[:2])
+    assert (model, vocoder) == ("F5TTS_v1_Base/model_1250000.safetensors", "vocos_mel_24khz.safetensors")
+    with pytest.raises(Exception, match=r"TAVID F5-TTS Loader / F5TTS_v1_Base/model_1250000.safetensors: is an F5-TTS "
+                                        r"model 64 wide with 2 blocks, not F5TTS_v1_Base"):
+        loader.execute(f5_model=model, vocoder=vocoder)
+    with pytest.raises(Exception, match="TAVID F5-TTS Loader / engines: two Vocos vocoders"):
+        loader.execute(f5_model=vocoder, vocoder=vocoder)
 
 
 def test_lora_loader_refuses_builtin_engines_but_passes_through_at_zero(nodes, graph, models_dir):

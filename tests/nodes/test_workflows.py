@@ -10,12 +10,15 @@ from helpers.paths import ROOT
 WORKFLOWS = ["tavid_two_person_builtin.json", "tavid_two_person_evaluate.json",  # the second adds TAVID Evaluate
              "tavid_two_person_checkpoint.json",  # the first with TAVID Checkpoint Loader in place of Built-in Engines
              "tavid_two_person_neural.json",  # the third with ComfyUI's KSamplerSelect / BasicScheduler on the faces
-             "tavid_two_person_liveportrait.json"]  # the first with TAVID LivePortrait Loader's face model
+             "tavid_two_person_liveportrait.json",  # the first with TAVID LivePortrait Loader's face model
+             "tavid_two_person_f5.json"]  # F5-TTS imitating two recordings (Load Audio) in place of the third's loader
 
 # The core nodes the workflow uses, as ComfyUI 0.3.64's /object_info describes them.
 CORE = {
     "LoadImage": {"input": {"required": {"image": [["example.png"], {"image_upload": True}]}},
                   "input_order": {"required": ["image"]}, "output": ["IMAGE", "MASK"]},
+    "LoadAudio": {"input": {"required": {"audio": [["example.wav"], {"audio_upload": True}]}},
+                  "input_order": {"required": ["audio"]}, "output": ["AUDIO"]},
     "CreateVideo": {"input": {"required": {"images": ["IMAGE", {}], "fps": ["FLOAT", {"default": 30.0}]},
                               "optional": {"audio": ["AUDIO", {}]}},
                     "input_order": {"required": ["images", "fps"], "optional": ["audio"]}, "output": ["VIDEO"]},
@@ -78,7 +81,8 @@ def test_converts_to_a_complete_api_prompt(workflow, object_info):
                 continue  # a link
             options = spec[1].get("options") if spec[0] == "COMBO" else spec[0] if isinstance(spec[0], list) else None
             # file lists depend on the machine: a user's own portraits and checkpoints go into those
-            if options and node["class_type"] not in ("LoadImage", "TAVIDCheckpointLoader", "TAVIDLivePortraitLoader"):
+            if options and node["class_type"] not in ("LoadImage", "LoadAudio", "TAVIDCheckpointLoader",
+                                                      "TAVIDF5Loader", "TAVIDLivePortraitLoader"):
                 assert value in options, f"{node['class_type']}.{name} = {value!r} not in {options}"
     kinds = [n["class_type"] for n in prompt.values()]
     assert kinds.count("TAVIDSpeakerMapper") == 2 and kinds.count("TAVIDFaceSampler") == 2
@@ -93,3 +97,12 @@ def test_widget_counts_match(workflow, object_info):
 def test_workflow_script_is_the_example_script(workflow):
     script = next(n for n in workflow["nodes"] if n["type"] == "TAVIDDialogueScript")["widgets_values"][0]
     assert script == (ROOT / "workflows" / "example_dialogue.txt").read_text(encoding="utf-8").rstrip("\n")
+
+
+def test_the_f5_workflow_gives_each_speaker_mapper_a_recording_and_its_transcript(object_info):
+    workflow = json.loads((ROOT / "workflows" / "tavid_two_person_f5.json").read_text(encoding="utf-8"))
+    prompt = ui_to_api(workflow, object_info)
+    mappers = [n for n in prompt.values() if n["class_type"] == "TAVIDSpeakerMapper"]
+    sources = {prompt[m["inputs"]["audio"][0]]["class_type"] for m in mappers}
+    assert sources == {"LoadAudio"} and all(m["inputs"]["transcript"].strip() for m in mappers)
+    assert prompt["4"]["class_type"] == "TAVIDF5Loader" and prompt["8"]["inputs"]["steps"] == 32
