@@ -12,8 +12,8 @@ from ..tavid_core.errors import EngineUnavailableError
 from ..tavid_core.limits import PRECISIONS
 from . import sockets
 from .errors import node_errors
-from .runtime import (F5_FOLDER, LIVEPORTRAIT_FOLDER, LORA_FOLDER, MODEL_FOLDER, model_files, model_folders,
-                      model_path, model_subfolder)
+from .runtime import (F5_FOLDER, LIVEPORTRAIT_FOLDER, LORA_FOLDER, MODEL_FOLDER, model_files, model_folders, model_path,
+                      model_subfolder)
 
 NO_FILES = "(no .safetensors files found)"
 NO_VAE = "none"

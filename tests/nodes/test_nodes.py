@@ -324,8 +324,8 @@ def test_face_sampler_takes_comfyui_sampler_and_sigmas(nodes, graph, faces):
 
 def test_comfyui_models_folders_are_registered_and_searched_for_wheel_models(pack, tmp_path, monkeypatch):
     """With ComfyUI's folder_paths (a stand-in with its API), models/tavid_analysis is registered and the
-    library looks there for the files `tavid models fetch` keeps; models/liveportrait, safetensors only, is
-    registered for the LivePortrait loader."""
+    library looks there for the files `tavid models fetch` keeps; models/liveportrait and models/f5_tts,
+    safetensors only, are registered for the LivePortrait and F5-TTS loaders."""
     import importlib
     import sys
     import types
@@ -339,9 +339,10 @@ def test_comfyui_models_folders_are_registered_and_searched_for_wheel_models(pac
     runtime = importlib.import_module(f"{pack.__name__}.nodes.runtime")
     wheel_models = importlib.import_module(f"{pack.__name__}.tavid_core.analysis.wheel_models")
     runtime.register_model_folders()
-    assert set(registered) == {"tavid", "tavid_loras", "tavid_analysis", "liveportrait"}
+    assert set(registered) == {"tavid", "tavid_loras", "tavid_analysis", "liveportrait", "f5_tts"}
     assert registered["tavid"][1] == {".safetensors"} and registered["tavid_analysis"][1] == set()
-    assert registered["liveportrait"] == ([str(tmp_path / "models" / "liveportrait")], {".safetensors"})
+    for key in ("liveportrait", "f5_tts"):
+        assert registered[key] == ([str(tmp_path / "models" / key)], {".safetensors"})
     folder = str(tmp_path / "models" / "tavid_analysis")
     try:
         assert folder in wheel_models.model_folders()
