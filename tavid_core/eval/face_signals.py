@@ -22,6 +22,7 @@ MOUTH_CLOSED = 0.05         # inner-lip gap below this (face sizes) counts as a 
 JAW_SHUT = 0.01             # MediaPipe's jawOpen below this is a shut jaw (0.000-0.002 on listening renders)
 SMILE_RATIO = 1.06          # mouth width above this share of its typical value is a smile
 NOD_AMPLITUDE = 0.02        # vertical head excursion (face sizes) that counts as a nod
+NOD_PITCH = np.radians(2.0)  # ... or a tilt this large (MediaPipe's head pose)
 EVENT_GAP_S = 0.3           # events of one kind closer than this are one event
 BLINK_RISE = 0.2            # MediaPipe's eyeBlink this far above its typical value is a blink too
 SMILE_RISE = 0.1            # mouthSmile this far above its typical value is a smile too
@@ -42,6 +43,7 @@ class FaceSignals:
     jaw_open: np.ndarray | None = None   # [T] MediaPipe's jawOpen, with its landmarks
     blink: np.ndarray | None = None      # [T] its eyeBlink, both eyes averaged
     smile: np.ndarray | None = None      # [T] its mouthSmile, both sides averaged
+    pitch: np.ndarray | None = None      # [T] the head's pitch from its pose (radians)
 
     @property
     def num_frames(self) -> int:
@@ -95,6 +97,8 @@ def face_signals(track: FaceTrack, fps: float) -> FaceSignals:
     scores = None if track.blendshapes is None else _fill(track.blendshapes, track.found)
     extra = {} if scores is None else {"jaw_open": scores[:, _JAW], "blink": scores[:, _BLINKS].mean(1),
                                        "smile": scores[:, _SMILES].mean(1)}
+    if track.angles is not None:
+        extra["pitch"] = _fill(track.angles, track.found)[:, 1]
     return FaceSignals(fps, aperture.astype(np.float32), width.astype(np.float32), eye_open.astype(np.float32),
                        head.astype(np.float32), layout.name, layout.blink_ratio,
                        **{k: v.astype(np.float32) for k, v in extra.items()})
@@ -159,10 +163,14 @@ def smile_frames(signals: FaceSignals) -> np.ndarray:
 
 
 def nod_frames(signals: FaceSignals) -> np.ndarray:
-    """Frames where the head dips (or rises) by NOD_AMPLITUDE from where it has been over the last second."""
-    y = uniform_filter1d(signals.head[:, 1], size=3, mode="nearest")
-    away = np.abs(y - _baseline(y, signals.fps, seconds=1.0)) > NOD_AMPLITUDE
-    return _onsets(away, signals.fps)
+    """Frames where the head dips (or rises) by NOD_AMPLITUDE from where it has been over the last second,
+    or (MediaPipe's head pose) tilts by NOD_PITCH."""
+    def away(values, limit):
+        values = uniform_filter1d(values, size=3, mode="nearest")
+        return np.abs(values - _baseline(values, signals.fps, seconds=1.0)) > limit
+
+    tilted = False if signals.pitch is None else away(signals.pitch, NOD_PITCH)
+    return _onsets(away(signals.head[:, 1], NOD_AMPLITUDE) | tilted, signals.fps)
 
 
 def reaction_frames(signals: FaceSignals) -> np.ndarray:
