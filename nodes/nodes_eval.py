@@ -49,7 +49,8 @@ class Evaluate(io.ComfyNode):
             description="Measures a side-by-side two-person conversation video, offline: talking-face realism, "
                         "listening responsiveness, dyadic fluency and speech quality, per person (A left, B right) "
                         "and overall. Works on any such video; the speech's timeline adds timing errors and word "
-                        "error rates. Needs the pack's [eval] extra.",
+                        "error rates. Needs the pack's [eval] extra; `tavid models fetch` adds MediaPipe's face "
+                        "landmarks and the voice measures (the report names any fallback it used).",
             inputs=[
                 io.Video.Input("video", optional=True, tooltip="The conversation video with its audio."),
                 io.Image.Input("images", optional=True, tooltip="Or: the frames (e.g. from TAVID Compose Dialogue)..."),
