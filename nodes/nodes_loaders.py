@@ -103,9 +103,9 @@ class LoraLoader(io.ComfyNode):
                                tooltip="How strongly the LoRA applies; 0 leaves the model unchanged."),
             ],
             outputs=[
-                sockets.FaceModel.Output("patched_face_model", display_name="face_model",
+                sockets.FaceModel.Output("patched_face_model", display_name="face model",
                                          tooltip="The patched face model (unchanged if none came in)."),
-                sockets.SpeechModel.Output("patched_speech_model", display_name="speech_model",
+                sockets.SpeechModel.Output("patched_speech_model", display_name="speech model",
                                            tooltip="The patched speech model."),
             ],
         )
