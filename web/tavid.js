@@ -34,6 +34,7 @@ textarea.tavid-script-input::selection { background: rgba(120, 160, 255, 0.35); 
 .tavid-tick { position: absolute; color: #889; font-size: 10px; white-space: nowrap; }
 .tavid-tick-middle { transform: translateX(-50%); } .tavid-tick-end { transform: translateX(-100%); }
 .tavid-report-box { font: 12px sans-serif; color: #ddd; overflow: auto; padding: 4px; box-sizing: border-box; }
+.tavid-report-box > div { width: 600px; }   /* a fixed width: the height then does not depend on the room */
 .tavid-report { border-collapse: collapse; margin: 6px 0; width: 100%; }
 .tavid-report caption { text-align: left; font-weight: bold; padding: 4px 0; color: #fff; }
 .tavid-report th { text-align: right; color: #9ab; font-weight: normal; padding: 1px 6px; }
@@ -199,13 +200,32 @@ function showStrip(node, message) {
   fitHeight(node);
 }
 
+// The height of what an element holds (its first child, of fixed width), remembered while it is hidden (the
+// frontend hides DOM widgets when zoomed far out).
+function contentHeight(element) {
+  const inner = element.firstElementChild;
+  if (inner?.offsetHeight) element.dataset.height = inner.offsetHeight + 10;   // and the box's padding
+  return Number(element.dataset.height ?? 0);
+}
+
 function showReport(node, message) {
   const tables = message?.tavid_report?.[0];
   if (!tables) return;
-  const widget = htmlWidget(node, "report_tables", "tavid-report-box", (element) => element.scrollHeight);
-  widget.element.innerHTML = reportHtml(tables);
+  const fresh = !widgetNamed(node, "report_tables");
+  const widget = htmlWidget(node, "report_tables", "tavid-report-box", contentHeight);
+  widget.element.innerHTML = `<div>${reportHtml(tables)}</div>`;
+  delete widget.element.dataset.height;
   if (node.size[0] < 640) node.setSize([640, node.size[1]]);
-  requestAnimationFrame(() => fitHeight(node));
+  if (fresh) {   // the tables' height is known once they are drawn: the node then grows to hold them
+    let fitted = 0;
+    after(node, "onDrawForeground", () => {
+      const height = contentHeight(widget.element);
+      if (height && height !== fitted) {
+        fitted = height;
+        fitHeight(node);
+      }
+    });
+  }
 }
 
 const ON_CREATED = { TAVIDDialogueScript: colourScript, TAVIDLoadPortrait: showPortrait };

@@ -44,6 +44,7 @@ async function open() {
   await page.goto(opt.url, { waitUntil: "domcontentloaded", timeout: 60000 });
   await page.waitForFunction(() => window.app?.graph && window.app.extensionManager, null, { timeout: 60000 });
   await page.waitForTimeout(2500);
+  await page.evaluate(() => window.app.extensionManager.setting?.set("Comfy.Minimap.Visible", false)).catch(() => {});
   const close = async () => {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
