@@ -148,9 +148,9 @@ class LoraLoader(io.ComfyNode):
                                tooltip="How strongly the LoRA applies; 0 leaves the model unchanged."),
             ],
             outputs=[
-                sockets.FaceModel.Output("patched_face_model", display_name="face_model",
+                sockets.FaceModel.Output("patched_face_model", display_name="face model",
                                          tooltip="The patched face model (unchanged if none came in)."),
-                sockets.SpeechModel.Output("patched_speech_model", display_name="speech_model",
+                sockets.SpeechModel.Output("patched_speech_model", display_name="speech model",
                                            tooltip="The patched speech model."),
             ],
         )
@@ -228,7 +228,8 @@ class LivePortraitLoader(io.ComfyNode):
                                  tooltip="torch.compile the warping and generator networks on a GPU (the first "
                                          "frames take a minute longer, the rest run faster); ignored on a CPU."),
             ],
-            outputs=[sockets.FaceModel.Output("face_model", tooltip="LivePortrait, for TAVID Face Sampler.")],
+            outputs=[sockets.FaceModel.Output("face_model", display_name="face model",
+                                              tooltip="LivePortrait, for TAVID Render Video or Face Sampler.")],
         )
 
     @classmethod

@@ -24,7 +24,7 @@ class TextEncoder(io.ComfyNode):
                 sockets.TextEncoder.Input("text_encoder", tooltip="From a TAVID loader."),
                 sockets.Dialogue.Input("dialogue", tooltip="From TAVID Dialogue Script."),
             ],
-            outputs=[sockets.Text.Output("text", tooltip="The encoded dialogue.")],
+            outputs=[sockets.Text.Output("text", display_name="encoded text", tooltip="The encoded dialogue.")],
         )
 
     @classmethod
@@ -59,7 +59,7 @@ class SpeakerMapper(io.ComfyNode):
                                 tooltip="The words said in the connected recording. F5-TTS needs them to imitate "
                                         "the voice; the built-in voices only match its pitch."),
             ],
-            outputs=[sockets.Voice.Output("voice", tooltip="The person's voice.")],
+            outputs=[sockets.Voice.Output("voice", display_name="voice", tooltip="The person's voice.")],
         )
 
     @classmethod
@@ -106,10 +106,13 @@ class SpeechGenerator(io.ComfyNode):
                                        "stops at once instead of rendering for an hour."),
             ],
             outputs=[
-                io.Audio.Output("audio", tooltip="Both voices mixed."),
-                io.Audio.Output("audio_a", tooltip="Only the first speaker (silent while they listen)."),
-                io.Audio.Output("audio_b", tooltip="Only the second speaker."),
-                sockets.Speech.Output("speech", tooltip="Timed speech for the motion mapper and compositor."),
+                io.Audio.Output("audio", display_name="mix", tooltip="Both voices mixed."),
+                io.Audio.Output("audio_a", display_name="A",
+                                tooltip="Only the first speaker (silent while they listen)."),
+                io.Audio.Output("audio_b", display_name="B",
+                                tooltip="Only the second speaker."),
+                sockets.Speech.Output("speech", display_name="speech",
+                                      tooltip="Timed speech for the motion mapper and compositor."),
             ],
         )
 
@@ -124,7 +127,14 @@ class SpeechGenerator(io.ComfyNode):
             check_length(speech.duration_s, max_minutes, "text")
         rate = speech.sample_rate
         return io.NodeOutput(to_audio(speech.mix, rate), to_audio(speech.tracks[0], rate),
-                             to_audio(speech.tracks[1], rate), speech)
+                             to_audio(speech.tracks[1], rate), speech,
+                             ui={"tavid_speech": [who_speaks_when(speech, text)]})
+
+
+def who_speaks_when(speech, text) -> dict:
+    """What the pack's frontend draws under the node after a run: each person's stretches of speech."""
+    return {"duration": round(speech.duration_s, 3), "speakers": list(text.dialogue.speakers),
+            "segments": [[seg.speaker, round(seg.start_s, 3), round(seg.end_s, 3)] for seg in speech.timeline]}
 
 
 NODES = [TextEncoder, SpeakerMapper, SpeechGenerator]

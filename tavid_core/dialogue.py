@@ -200,15 +200,12 @@ def _check_characters(line: str, number: int) -> None:
         raise ScriptError(f"{what} (U+{ord(ch):04X}) at column {column}", line=number, fix=fix)
 
 
-def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None, None), *,
-                 max_turn_chars: int | None = MAX_TURN_CHARS) -> Dialogue:
-    """Parse a dialogue script. `speaker_names` renames speaker A and/or B (None keeps the script's);
-    a turn may hold at most `max_turn_chars` characters of speech (None: any number)."""
-    found: dict[str, _Speaker] = {}  # by identity, in order of appearance
-    turns: list[tuple[str, Turn]] = []  # (speaker identity, turn as speaker 0) until the slots are known
+def _read_turns(text: str, found: dict[str, _Speaker], turns: list[tuple[str, Turn]],
+                voice_lines: list[tuple[str, str, int]], max_turn_chars: int | None) -> None:
+    """The speakers, turns and [voice ...] lines (who, words, line) of a script line by line into `found`,
+    `turns` and `voice_lines`, up to its first mistake, which is raised (what was read before it stays)."""
     pending_pause: float | None = None
     pause_line = 0
-    voice_lines: list[tuple[str, str, int]] = []  # (who, words, line) of [voice ...] lines
 
     # a byte-order mark says nothing (Notepad writes one at the start; pasted files carry theirs along)
     for number, raw in enumerate(_LINE_BREAK.split(text.replace(_BOM, "")), start=1):
@@ -258,6 +255,16 @@ def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None
 
     if pending_pause is not None:
         raise ScriptError("a pause after the last turn has no turn to precede; remove it", line=pause_line)
+
+
+def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None, None), *,
+                 max_turn_chars: int | None = MAX_TURN_CHARS) -> Dialogue:
+    """Parse a dialogue script. `speaker_names` renames speaker A and/or B (None keeps the script's);
+    a turn may hold at most `max_turn_chars` characters of speech (None: any number)."""
+    found: dict[str, _Speaker] = {}  # by identity, in order of appearance
+    turns: list[tuple[str, Turn]] = []  # (speaker identity, turn as speaker 0) until the slots are known
+    voice_lines: list[tuple[str, str, int]] = []
+    _read_turns(text, found, turns, voice_lines, max_turn_chars)
     if not turns:
         raise ScriptError("the script has no turns; write at least one line like 'A: Hello.'", where="script")
     if len(found) < 2:
@@ -307,6 +314,30 @@ def _slots(found: dict[str, _Speaker]) -> dict[str, int]:
 def _third_speaker(name: str, number: int, found) -> ScriptError:
     known = " and ".join(f"{s.name} (line {s.line})" for s in found)
     return ScriptError(f"a third speaker {name!r}; a dialogue has exactly two: {known}", line=number)
+
+
+def script_outline(text: str, speaker_names: tuple[str | None, str | None] = (None, None)) -> dict:
+    """How the parser reads a script, for an editor that colours it: the speaker (0 for A, 1 for B) of each
+    turn by line number, the speakers' names by slot, the tags it knows (behaviours, and backchannels, which
+    the listener says), and the script's first mistake with its line (None when it parses). The turns above
+    a mistake are given as they read so far."""
+    found: dict[str, _Speaker] = {}
+    turns: list[tuple[str, Turn]] = []
+    error = None
+    try:
+        _read_turns(text, found, turns, [], MAX_TURN_CHARS)
+        parse_script(text, speaker_names)   # what only the whole script can get wrong: one speaker, one name
+    except ScriptError as e:
+        error = {"line": e.line, "message": e.message, "fix": e.fix}
+    slots = _slots(found)
+    names = [None, None]
+    for speaker in found.values():
+        names[slots[speaker.key]] = speaker.name
+    for slot, override in enumerate(speaker_names):
+        if override and override.strip():
+            names[slot] = override.strip()
+    return {"turns": {str(turn.line): slots[key] for key, turn in turns}, "speakers": names, "error": error,
+            "tags": sorted(TURN_TAGS), "backchannels": sorted(BACKCHANNEL_TAGS)}
 
 
 def read_script(path: str, speaker_names: tuple[str | None, str | None] = (None, None)) -> Dialogue:

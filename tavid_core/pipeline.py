@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .analysis.faces import turn_toward
-from .engines.protocols import EngineSet, SamplerSettings
+from .engines.protocols import EngineSet, FaceModel, PreparedFace, SamplerSettings
 from .errors import TavidError
 from .limits import (MAX_MINUTES, MAX_MINUTES_RANGE, MAX_SIZE, MIN_SIZE, MIRROR_MODES, ODE_METHODS, PITCH_SHIFT_RANGE,
                      SEED_RANGE, SPEAKERS, SPEED_RANGE, STEPS_RANGE, check_length, check_script_length)
@@ -194,41 +194,67 @@ class TavidPipeline:
         motion_a, motion_b = self.motion(speech, settings)
         clock.lap("motion")
 
-        frames = motion_a.num_frames
-        audio = fit_audio(speech.mix, speech.sample_rate, frames, settings.fps)
-        width, height = canvas_size(settings.layout, settings.size)
-        holder = floor_holder(motion_a.speaking, motion_b.speaking, settings.fps)  # who is on screen, per frame
-        windows = range(0, frames, settings.window)
-        # both faces stream in lockstep, `window` frames at a time: a face model may carry state from one
-        # window to the next (the neural one prompts each window with the previous one's last frames)
-        streams = [model.render_chunks(face, motion, runtime=self.runtime, settings=settings.sampler,
-                                       chunk=settings.window) for face, motion in zip(prepared, (motion_a, motion_b))]
-        with VideoWriter(output, settings.fps, width, height, audio, speech.sample_rate) as writer, one_core_left():
-            for start in self.runtime.steps(windows, len(windows), "frames"):
-                stop = min(start + settings.window, frames)
-                rendered = [next(stream) for stream in streams]
-                writer.write(compose(settings.layout, *rendered, holder=holder[start:stop]))
+        frames = render_video(model, prepared, (motion_a, motion_b), speech, output, layout=settings.layout,
+                              sampler=settings.sampler, runtime=self.runtime, window=settings.window)
         clock.lap("render")
 
         voices = speech.voices or voices
-        timeline_path = os.path.splitext(output)[0] + ".json"
-        report = {
-            "video": os.path.basename(output),
-            "duration_s": round(frames / settings.fps, 4),
-            "frames": frames,
-            "fps": settings.fps,
-            "sample_rate": speech.sample_rate,
-            "speakers": list(dialogue.speakers),
+        timeline_path = write_timeline(output, frames, settings.fps, speech, dialogue.speakers, {
             "voices": [v.describe() for v in voices],
-            "timeline": speech.timeline_dict(),
             "settings": asdict(settings),
             "engines": self.engines.describe(),
             "seconds": clock.seconds,
-        }
-        try:
-            write_text_whole(timeline_path, json.dumps(report, indent=2))
-        except TavidError:
-            remove_quietly(output)  # a video without its timeline would be a half result
-            raise
+        })
         return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech,
                               voices, clock.seconds)
+
+
+def render_video(face_model: FaceModel, faces: tuple[PreparedFace, PreparedFace], motions: tuple[Motion, Motion],
+                 speech: Speech, output: str, *, layout: str, sampler: SamplerSettings, runtime: Runtime,
+                 window: int = 25) -> int:
+    """Both faces rendered in lockstep, `window` frames at a time, composed by `layout` and streamed into an
+    MP4 at `output` with the conversation's mixed audio: memory stays flat however long the dialogue. The
+    CLI and the ComfyUI node that writes a video both render here. Returns the number of frames."""
+    motion_a, motion_b = motions
+    if (motion_a.num_frames, motion_a.fps) != (motion_b.num_frames, motion_b.fps):
+        raise TavidError(f"motion A has {motion_a.num_frames} frames at {motion_a.fps:g} fps and motion B "
+                         f"{motion_b.num_frames} at {motion_b.fps:g}", where="motion",
+                         fix="Use motion A and motion B of one motion mapper run.")
+    fps, frames = motion_a.fps, motion_a.num_frames
+    audio = fit_audio(speech.mix, speech.sample_rate, frames, fps)
+    width, height = canvas_size(layout, faces[0].size)
+    holder = floor_holder(motion_a.speaking, motion_b.speaking, fps)  # who is on screen, per frame
+    windows = range(0, frames, window)
+    # both faces stream in lockstep, `window` frames at a time: a face model may carry state from one
+    # window to the next (the neural one prompts each window with the previous one's last frames)
+    streams = [face_model.render_chunks(face, motion, runtime=runtime, settings=sampler, chunk=window)
+               for face, motion in zip(faces, motions)]
+    # one progress bar per run: a sampling engine counts its own steps
+    steps = windows if face_model.counts_steps else runtime.steps(windows, len(windows), "frames")
+    with VideoWriter(output, fps, width, height, audio, speech.sample_rate) as writer, one_core_left():
+        for start in steps:
+            runtime.check_interrupt()
+            stop = min(start + window, frames)
+            rendered = [next(stream) for stream in streams]
+            writer.write(compose(layout, *rendered, holder=holder[start:stop]))
+    return frames
+
+
+def write_timeline(video: str, frames: int, fps: float, speech: Speech, speakers: tuple[str, str] | None,
+                   extra: dict) -> str:
+    """The JSON beside a video (same name, .json): who speaks when, word by word, and `extra` (voices,
+    settings, ...), which `tavid eval` reads back. Without it the video would be a half result, so when it
+    cannot be written the video is removed as well."""
+    path = os.path.splitext(video)[0] + ".json"
+    report = {"video": os.path.basename(video), "duration_s": round(frames / fps, 4), "frames": frames, "fps": fps,
+              "sample_rate": speech.sample_rate}
+    if speakers is not None:
+        report["speakers"] = list(speakers)
+    report.update(extra)
+    report["timeline"] = speech.timeline_dict()
+    try:
+        write_text_whole(path, json.dumps(report, indent=2))
+    except TavidError:
+        remove_quietly(video)
+        raise
+    return path

@@ -69,13 +69,8 @@ def short_motion(engines, runtime, short_speech):
 @pytest.fixture(scope="session")
 def pack():
     """The repository imported as the ComfyUI package it is (name 'comfyui_tavid')."""
-    name = "comfyui_tavid"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    from helpers.pack import load_pack
+    return load_pack()
 
 
 @pytest.fixture()

@@ -145,3 +145,22 @@ def test_voice_lines_give_the_words_of_each_recording():
                            "line 2: a second [voice ...] line for speaker A")):
         with pytest.raises(ScriptError, match=re.escape(words)):
             parse_script(script)
+
+
+def test_outline_says_who_speaks_on_each_line_and_where_the_first_mistake_is():
+    """What the Dialogue Script widget colours by (POST /tavid/script_outline answers with it)."""
+    from tavid_core.dialogue import script_outline
+    outline = script_outline("# c\nSam: hi [laughs]\n[pause:1s]\nA: yo [mm-hm] there\nSam: ok\nC: third\nA: after")
+    assert outline["turns"] == {"2": 1, "4": 0, "5": 1}   # A is always A, so Sam, first named, is B
+    assert outline["speakers"] == ["A", "Sam"]
+    assert outline["error"]["line"] == 6 and outline["error"]["message"].startswith("a third speaker 'C'")
+    assert "laughs" in outline["tags"] and "mm-hm" in outline["backchannels"] and "mm-hm" not in outline["tags"]
+    whole = script_outline(EXAMPLE_LIKE, ("Ada", None))
+    assert whole["error"] is None and whole["speakers"] == ["Ada", "Bo"] and len(whole["turns"]) == 3
+    lonely = script_outline("Sam: hi\nSam: again")   # only the whole script can say what is missing
+    assert lonely["turns"] == {"1": 0, "2": 0} and lonely["error"]["line"] is None
+    assert "only one speaker" in lonely["error"]["message"]
+    assert script_outline("Ann: hi\nBo: [wat] x")["error"]["line"] == 2
+
+
+EXAMPLE_LIKE = "A: Hello.\nBo: Hi.\n[pause:0.5s]\nA: Bye."

@@ -190,31 +190,43 @@ def _cell(metric: Metric, value) -> str:
     return f"{text} {metric.unit}".rstrip() if metric.unit else text
 
 
-def format_report(report: dict) -> str:
-    """The four sections as aligned text tables."""
+def report_tables(report: dict) -> dict:
+    """The report as display tables, what `format_report` prints and the pack's frontend draws in the
+    Evaluate node: a heading, then per section a title, the column heads and one row per metric (its label,
+    its cells as text, what is better, what it means)."""
     video, ref = report["video"], report["reference"]
     names = ref.get("names") or list(PEOPLE)
-    lines = [f"{video['name']}: {video['duration_s']:.1f} s, {video['frames']} frames at {video['fps']:g} fps, "
-             f"{video['width']}x{video['height']}",
-             f"who speaks when: from the {ref['speakers_from']}"
-             + (f" ({ref['source']})" if ref.get("source") not in (None, "none") else "")]
+    source = f" ({ref['source']})" if ref.get("source") not in (None, "none") else ""
+    heading = [f"{video['name']}: {video['duration_s']:.1f} s, {video['frames']} frames at {video['fps']:g} fps, "
+               f"{video['width']}x{video['height']}", f"who speaks when: from the {ref['speakers_from']}{source}"]
     used = [f"{label} {ref[key]}" for key, label in (("landmarks", "faces"), ("words_by", "words"),
                                                        ("voices_by", "voices"), ("age_sex_by", "age and sex"))
             if ref.get(key)]
     if used:
-        lines.append("measured with: " + "; ".join(used))
-    lines += [f"note: {note}" for note in ref.get("notes") or ()]
-    heads = [f"A {names[0]}"[:14], f"B {names[1]}"[:14], "overall"]
+        heading.append("measured with: " + "; ".join(used))
+    heading += [f"note: {note}" for note in ref.get("notes") or ()]
+    sections = []
     for section, (title, metrics) in SECTIONS.items():
         data = report[section]
-        lines += ["", title, f"  {'':34}" + "".join(f"{h:>16}" for h in heads)]
-        for m in metrics:
-            cells = [(_cell(m, data[p].get(m.key)) if m.per_person else "") for p in PEOPLE]
-            cells.append(_cell(m, data["overall"].get(m.key)))
-            hint = f"  ({m.better})" if m.better else ""
-            lines.append(f"  {m.label:34}" + "".join(f"{c:>16}" for c in cells) + hint)
+        rows = [{"label": m.label, "better": m.better, "meaning": m.meaning,
+                 "cells": [(_cell(m, data[p].get(m.key)) if m.per_person else "") for p in PEOPLE]
+                 + [_cell(m, data["overall"].get(m.key))]} for m in metrics]
+        sections.append({"title": title, "heads": [f"A {names[0]}"[:14], f"B {names[1]}"[:14], "overall"],
+                         "rows": rows})
     seconds = report.get("seconds", {})
-    if seconds:
-        lines += ["", "evaluated in " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())]
-    return "\n".join(lines)
+    footer = "evaluated in " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()) if seconds else ""
+    return {"heading": heading, "sections": sections, "footer": footer}
 
+
+def format_report(report: dict) -> str:
+    """The four sections as aligned text tables."""
+    tables = report_tables(report)
+    lines = list(tables["heading"])
+    for table in tables["sections"]:
+        lines += ["", table["title"], f"  {'':34}" + "".join(f"{h:>16}" for h in table["heads"])]
+        for row in table["rows"]:
+            hint = f"  ({row['better']})" if row["better"] else ""
+            lines.append(f"  {row['label']:34}" + "".join(f"{c:>16}" for c in row["cells"]) + hint)
+    if tables["footer"]:
+        lines += ["", tables["footer"]]
+    return "\n".join(lines)

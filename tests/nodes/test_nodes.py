@@ -23,10 +23,10 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 
 
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
-    assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDF5Loader",
-                          "TAVIDLoraLoader", "TAVIDLivePortraitLoader",
-                          "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper",
-                          "TAVIDFaceSampler", "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDEvaluate"}
+    assert set(nodes) == {"TAVIDDialogueScript", "TAVIDLoadPortrait", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader",
+                          "TAVIDF5Loader", "TAVIDLoraLoader", "TAVIDLivePortraitLoader", "TAVIDTextEncoder",
+                          "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper", "TAVIDFaceSampler",
+                          "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDRenderVideo", "TAVIDEvaluate"}
     for cls in nodes.values():
         schema = cls.define_schema()
         schema.validate()
@@ -34,6 +34,22 @@ def test_every_node_of_the_design_is_registered_with_docs(nodes):
         assert len(schema.description) > 40
         for socket in schema.inputs + schema.outputs:
             assert socket.tooltip, f"{schema.node_id}.{socket.id} has no tooltip"
+
+
+def test_every_output_is_shown_under_the_name_of_what_it_is(nodes):
+    """ComfyUI shows an output's display name, or else its type: AUDIO, AUDIO, AUDIO says nothing."""
+    def names(node_id):
+        return [o.display_name for o in nodes[node_id].define_schema().outputs]
+
+    for node_id in nodes:
+        assert None not in names(node_id), f"{node_id} has an output shown only as its type"
+        assert len(set(names(node_id))) == len(names(node_id)), node_id
+    assert names("TAVIDSpeechGenerator") == ["mix", "A", "B", "speech"]
+    assert names("TAVIDMotionMapper") == ["motion A", "motion B", "fps"]
+    assert names("TAVIDFaceSampler") == ["frames"]
+    assert names("TAVIDComposeDialogue") == ["frames", "speaker mask"]
+    assert names("TAVIDBuiltinEngines") == names("TAVIDCheckpointLoader") == [
+        "text encoder", "speech model", "speaker mapper", "motion mapper", "face model"]
 
 
 def test_pack_registers_through_comfy_entrypoint_only(pack):
@@ -52,8 +68,10 @@ def graph(nodes, faces):
     out["voice_a"] = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["grace_hopper"]))[0]
     out["voice_b"] = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["astronaut"]), pitch_shift=1.0,
                                     speed=1.1)[0]
-    out["audio"], out["audio_a"], out["audio_b"], out["speech"] = nodes["TAVIDSpeechGenerator"].execute(
-        speech_model=sm, text=out["text"], voice_a=out["voice_a"], voice_b=out["voice_b"], seed=3).args
+    spoken = nodes["TAVIDSpeechGenerator"].execute(speech_model=sm, text=out["text"], voice_a=out["voice_a"],
+                                                   voice_b=out["voice_b"], seed=3)
+    out["audio"], out["audio_a"], out["audio_b"], out["speech"] = spoken.args
+    out["speech_ui"] = spoken.ui
     out["motion_a"], out["motion_b"], out["fps"] = nodes["TAVIDMotionMapper"].execute(
         motion_mapper=mm, speech=out["speech"], fps=25.0, seed=1, expressiveness=1.0).args
     sampler = nodes["TAVIDFaceSampler"]
@@ -82,6 +100,14 @@ def test_graph_outputs_use_comfyui_types(graph):
     assert torch.equal(graph["images"][:, :, :SIZE], graph["frames_a"])
     assert graph["mask"].shape == (frames, SIZE, 2 * SIZE)
     assert graph["voice_b"].pitch_semitones > 0.5 and graph["voice_b"].rate > 1.05
+
+
+def test_speech_generator_tells_the_frontend_who_speaks_when(graph):
+    shown = json.loads(json.dumps(graph["speech_ui"]))["tavid_speech"][0]   # as it goes over the socket
+    speech = graph["speech"]
+    assert shown["speakers"] == ["Ada", "B"] and shown["duration"] == pytest.approx(speech.duration_s, abs=1e-3)
+    assert [s[0] for s in shown["segments"]] == [seg.speaker for seg in speech.timeline]
+    assert shown["segments"][1][1] == pytest.approx(speech.timeline[1].start_s, abs=1e-3)
 
 
 def test_speaker_mask_follows_who_speaks(graph):
@@ -172,10 +198,19 @@ def test_node_errors_name_the_node_and_field(nodes, graph, cat_image):
 
 def test_evaluate_node_on_the_graph_output(nodes, graph, faces):
     pytest.importorskip("silero_vad", reason="the [eval] extra is not installed")
-    text, report_json = nodes["TAVIDEvaluate"].execute(
+    result = nodes["TAVIDEvaluate"].execute(
         images=graph["images"], audio=graph["audio"], frame_rate=graph["fps"], speech=graph["speech"],
-        dialogue=graph["dialogue"], reference_a=image_tensor(faces["grace_hopper"])).args
+        dialogue=graph["dialogue"], reference_a=image_tensor(faces["grace_hopper"]))
+    text, report_json = result.args
     report = json.loads(report_json)
+    tables = json.loads(json.dumps(result.ui["tavid_report"][0]))   # what the frontend draws in the node
+    assert [t["title"] for t in tables["sections"]] == ["1. Talking-face realism", "2. Listening responsiveness",
+                                                        "3. Dyadic fluency", "4. Speech quality"]
+    assert tables["sections"][0]["heads"] == ["A Ada", "B B", "overall"]
+    distance = tables["sections"][0]["rows"][0]
+    assert distance["label"] == "identity distance"
+    assert distance["cells"][0] == f"{report['realism']['A']['identity_distance']:.3f}"
+    assert result.ui["text"] == [text]
     assert report["reference"]["speakers_from"] == "timeline" and report["reference"]["names"] == ["Ada", "B"]
     assert report["reference"]["faces"] == ["image", "first frame"]
     assert report["video"]["frames"] == len(graph["images"])
