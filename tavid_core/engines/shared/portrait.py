@@ -38,6 +38,15 @@ def portrait_crop(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray,
     return crop, x0, y0, side
 
 
+def square_portrait(image: np.ndarray, landmarks: np.ndarray, size: int
+                    ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """The portrait as the photo shows it: (pixels uint8 [size, size, 3], the landmarks in its pixels, the crop
+    box x0, y0, side in the photo)."""
+    crop, x0, y0, side = portrait_crop(image, landmarks)
+    points = (landmarks - np.array([x0, y0], np.float32) + 0.5) * (size / side) - 0.5
+    return resize(crop, size, size), points, (x0, y0, side)
+
+
 @dataclass(frozen=True, eq=False)
 class Portrait:
     """A photo prepared for animation, all in the square portrait's pixels."""
@@ -60,9 +69,9 @@ def make_portrait(image: np.ndarray, size: int, where: str = "face") -> Portrait
     """The portrait of a photo's main face (MediaPipe's points when it runs, dlib's otherwise)."""
     image = as_uint8_rgb(image, where=where)
     found = face_points(image, where=where)
-    crop, x0, y0, side = portrait_crop(image, found.landmarks)
+    pixels, _, (x0, y0, side) = square_portrait(image, found.landmarks, size)
     face = found.moved(-np.array([x0, y0], np.float32), size / side)
-    photo = resize(crop, size, size).astype(np.float32) / 255.0
+    photo = pixels.astype(np.float32) / 255.0
     mesh = face.mesh.points if face.mesh is not None else None
     pixels, points = close_photo_mouth(photo, face.landmarks, mesh)
     return Portrait(photo=photo, open_points=open_lip_points(photo, face.landmarks, mesh), pixels=pixels,
