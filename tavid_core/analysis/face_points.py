@@ -53,12 +53,13 @@ def dlib_layout(mesh_points: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class FacePoints:
     """A face's box and 68 points in dlib's layout, the mesh they came from (None: dlib's own points),
-    and which analyser made them ("mediapipe" or "dlib")."""
+    which analyser made them ("mediapipe" or "dlib"), and dlib's own 68 points either way."""
 
     box: tuple[float, float, float, float]
     landmarks: np.ndarray
     mesh: FaceMesh | None
     source: str
+    dlib: np.ndarray
 
     def moved(self, shift: np.ndarray, scale: float) -> "FacePoints":
         """The same points in a crop of the picture: (points + shift) * scale, pixel centres kept."""
@@ -71,7 +72,7 @@ class FacePoints:
             mesh = FaceMesh(points, self.mesh.blendshapes, self.mesh.pose)
         x0, y0, x1, y1 = self.box
         box = tuple(float(v) for v in (move(np.array([x0, y0])).tolist() + move(np.array([x1, y1])).tolist()))
-        return FacePoints(box, move(self.landmarks), mesh, self.source)
+        return FacePoints(box, move(self.landmarks), mesh, self.source, move(self.dlib))
 
 
 _warned: set[str] = set()
@@ -94,5 +95,5 @@ def face_points(image: np.ndarray, *, where: str = "image", analysis: FaceAnalys
     face = analysis or face_analyzer().analyze(image, where=where)
     mesh = _mesh_of(image, face.box)
     if mesh is None:
-        return FacePoints(face.box, face.landmarks, None, "dlib")
-    return FacePoints(face.box, dlib_layout(mesh.points), mesh, "mediapipe")
+        return FacePoints(face.box, face.landmarks, None, "dlib", face.landmarks)
+    return FacePoints(face.box, dlib_layout(mesh.points), mesh, "mediapipe", face.landmarks)

@@ -73,8 +73,8 @@ def make_portrait(image: np.ndarray, size: int, where: str = "face") -> Portrait
     face = found.moved(-np.array([x0, y0], np.float32), size / side)
     photo = pixels.astype(np.float32) / 255.0
     mesh = face.mesh.points if face.mesh is not None else None
-    pixels, points = close_photo_mouth(photo, face.landmarks, mesh)
-    return Portrait(photo=photo, open_points=open_lip_points(photo, face.landmarks, mesh), pixels=pixels,
+    pixels, points = close_photo_mouth(photo, face.landmarks, mesh, face.dlib)
+    return Portrait(photo=photo, open_points=open_lip_points(photo, face.landmarks, mesh, face.dlib), pixels=pixels,
                     rig=rig_of(points, face), points=face, crop_box=(x0, y0, side))
 
 
