@@ -15,7 +15,7 @@ from ..protocols import SpeechGenerator
 from ..shared.utterance import Utterance
 from ..timeline import backchannel_seed, lay_out, mix_tracks, segments, trim_and_level
 from .tts.base import resample_utterance
-from .tts.catalog import VoiceCatalog, espeak_voice_id, voice_info
+from .tts.catalog import VoiceCatalog, backend_voice_id, voice_info
 
 log = logging.getLogger("tavid")
 
@@ -69,7 +69,7 @@ class BuiltinSpeechGenerator(SpeechGenerator):
         """One turn at `sample_rate`, trimmed and levelled."""
         info = voice_info(name)
         backend = self.catalog.backend(info.family)
-        utt = backend.synthesize(text, voice=espeak_voice_id(name), rate=voice.rate,
+        utt = backend.synthesize(text, voice=backend_voice_id(name), rate=voice.rate,
                                  pitch=2.0 ** (voice.pitch_semitones / 12.0), seed=seed)
         if len(utt.audio) == 0:
             raise TavidError(f"the voice {name} produced no audio for {text!r}", where="speech",
