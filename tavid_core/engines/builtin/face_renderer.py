@@ -5,8 +5,8 @@ square portrait around it (head, hair, some shoulders, the original background),
 and fit the warp to it; keep the photo's teeth when it shows them. render: for each frame, move the rig's
 points as the Motion says, warp the region around the head with a thin-plate spline that fades out
 before the region's edge (the rest of the portrait is the photo itself), lay the inside of the mouth
-into the gap where the lips part (mouth.py) and paint the eyelids when they close. No sampling happens, so sampler, steps and
-cfg do not apply; the seed does not either: the Motion already carries all randomness.
+into the gap where the lips part (mouth.py) and paint the eyelids when they close. No sampling happens, so
+sampler, steps and cfg do not apply; the seed does not either: the Motion already carries all randomness.
 """
 from __future__ import annotations
 
