@@ -36,6 +36,7 @@ class WarpFace(PreparedFace):
     warp: ThinPlateWarp       # the rig's rest points, and a ring of points around the head that never move
     pixels: np.ndarray        # [size, size, 3] uint8, the portrait every frame starts from
     lid_colors: np.ndarray    # [2, 3] skin colour of the image-left and image-right upper eyelid
+    colour: float             # the photo's colourfulness, 0 (black and white) to 1: the mouth follows it
     mouth: MouthLook          # what the inside of the mouth is made of, in the photo's colours and light
     crop_box: tuple[int, int, int]  # x0, y0, side in the original photo
     points_from: str          # "mediapipe" or "dlib": what marked the face
@@ -84,7 +85,7 @@ class BuiltinFaceRenderer(FaceModel):
         tone = teeth_tone(pixels, rig.points, colour)
         teeth = photo_teeth(portrait.photo, portrait.open_points, rig.unit, tone) or drawn_teeth(tone)
         return WarpFace(size=size, image=tensor, rig=rig, warp=warp, pixels=_to_uint8(pixels), lid_colors=lids,
-                        mouth=mouth_look(pixels, rig.points, teeth, colour), crop_box=portrait.crop_box,
+                        colour=colour, mouth=mouth_look(pixels, rig.points, teeth, colour), crop_box=portrait.crop_box,
                         points_from=portrait.points.source)
 
     @torch.inference_mode()

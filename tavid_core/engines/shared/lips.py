@@ -84,19 +84,19 @@ def _curve(lm: np.ndarray, idx: tuple[int, ...], xs: np.ndarray) -> np.ndarray:
     return edge_y(lm[list(idx)], xs)
 
 
-def open_lip_points(image: np.ndarray, landmarks: np.ndarray, mesh: np.ndarray | None = None,
-                    dlib: np.ndarray | None = None) -> np.ndarray:
-    """The photo's 72 lip-aware points [72, 2] before its mouth is closed: dlib's widened to the teeth or,
-    with the mesh, its inner lips opened to take in those too (`dlib` its 68 points). The mesh can put a
-    smile's inner lips on the teeth, most of all in a grey photo, where closing would then leave a band of
-    teeth under the seam; dlib's fitted points reach past them there and lie inside the mesh's elsewhere."""
-    fitted = fit_lips_to_teeth(image, with_lip_quarters(landmarks if dlib is None else dlib))
-    if mesh is None:
-        return fitted
+def open_lip_points(image: np.ndarray, landmarks: np.ndarray, mesh: np.ndarray | None = None) -> np.ndarray:
+    """The photo's 72 lip-aware points [72, 2] before its mouth is closed: the mesh's inner lips, or
+    dlib's widened to the teeth."""
     points = with_lip_quarters(landmarks, mesh)
+    return points if mesh is not None else fit_lips_to_teeth(image, points)
+
+
+def _opened_to(points: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """`points` [72, 2] with their inner lips moved apart to take in those of `other` [72, 2] too."""
+    points = points.copy()
     for idx, wider in ((INNER_UPPER, np.minimum), (INNER_LOWER, np.maximum)):
         inner = [i for i in idx if i not in (60, 64)]
-        points[inner, 1] = wider(points[inner, 1], edge_y(fitted[list(idx)], points[inner, 0]))
+        points[inner, 1] = wider(points[inner, 1], edge_y(other[list(idx)], points[inner, 0]))
     return points
 
 
@@ -104,10 +104,14 @@ def close_photo_mouth(image: np.ndarray, landmarks: np.ndarray, mesh: np.ndarray
                       dlib: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(image, points) with the lips together. `image` float RGB [H, W, 3], `landmarks` dlib's layout
     [68, 2], `mesh` the face mesh's points [478, >=2] when MediaPipe marked the face and `dlib` dlib's own 68
-    points then (see open_lip_points); returned points are [72, 2] (with the lip quarters)."""
+    points then, whose opening is closed too; returned points are [72, 2] (with the lip quarters)."""
     from scipy.ndimage import map_coordinates
 
-    lm = open_lip_points(image, landmarks, mesh, dlib)
+    lm = open_lip_points(image, landmarks, mesh)
+    if mesh is not None and dlib is not None:
+        # the mesh can put a smile's inner lips on the teeth, most of all in a grey photo, where closing would
+        # then leave a band of teeth under the seam; dlib's fitted to the teeth reach past them there
+        lm = _opened_to(lm, open_lip_points(image, dlib))
     h, w = image.shape[:2]
     x0, x1 = int(np.floor(lm[60, 0])), int(np.ceil(lm[64, 0])) + 1
     xs = np.arange(max(x0, 0), min(x1, w), dtype=np.float32)

@@ -69,12 +69,15 @@ def make_portrait(image: np.ndarray, size: int, where: str = "face") -> Portrait
     """The portrait of a photo's main face (MediaPipe's points when it runs, dlib's otherwise)."""
     image = as_uint8_rgb(image, where=where)
     found = face_points(image, where=where)
-    pixels, _, (x0, y0, side) = square_portrait(image, found.landmarks, size)
+    # cut around the face as the photo shows it: the mesh also places the part of a face beyond the photo's
+    # edge, which would widen the cut into a mirrored pad of half a face
+    visible = np.clip(found.landmarks, 0, np.array(image.shape[1::-1], np.float32) - 1)
+    pixels, _, (x0, y0, side) = square_portrait(image, visible, size)
     face = found.moved(-np.array([x0, y0], np.float32), size / side)
     photo = pixels.astype(np.float32) / 255.0
     mesh = face.mesh.points if face.mesh is not None else None
     pixels, points = close_photo_mouth(photo, face.landmarks, mesh, face.dlib)
-    return Portrait(photo=photo, open_points=open_lip_points(photo, face.landmarks, mesh, face.dlib), pixels=pixels,
+    return Portrait(photo=photo, open_points=open_lip_points(photo, face.landmarks, mesh), pixels=pixels,
                     rig=rig_of(points, face), points=face, crop_box=(x0, y0, side))
 
 
