@@ -92,7 +92,7 @@ class GenerateResult:
     frames: int
     duration_s: float
     speech: Speech
-    voices: tuple[Voice, Voice]
+    voices: tuple[Voice, Voice] | None   # None for a dub: the voices are the recording's
     seconds: dict = field(default_factory=dict)  # wall time per stage
 
 
@@ -174,39 +174,76 @@ class TavidPipeline:
 
         frames = motion_a.num_frames
         audio = fit_audio(speech.mix, speech.sample_rate, frames, settings.fps)
+        self.render(prepared, (motion_a, motion_b), output, settings, audio, speech.sample_rate)
+        clock.lap("render")
+
+        voices = speech.voices or voices
+        timeline_path = self.write_report(output, speech, frames, settings, {
+            "speakers": list(dialogue.speakers), "voices": [v.describe() for v in voices], "seconds": clock.seconds})
+        return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech,
+                              voices, clock.seconds)
+
+    def render(self, prepared: list, motions: tuple[Motion, Motion], output: str, settings: GenerateSettings,
+               audio, sample_rate: int) -> None:
+        """Both prepared faces following their motions, composed and streamed into `output` with `audio`
+        (float [C, N], or a soundtrack reader: media/soundtrack.py)."""
+        model = self.engines.face_model
+        frames = motions[0].num_frames
         width, height = canvas_size(settings.layout, settings.size)
-        holder = floor_holder(motion_a.speaking, motion_b.speaking, settings.fps)  # who is on screen, per frame
+        holder = floor_holder(motions[0].speaking, motions[1].speaking, settings.fps)  # who is on screen, per frame
         windows = range(0, frames, settings.window)
         # both faces stream in lockstep, `window` frames at a time: a face model may carry state from one
         # window to the next (the neural one prompts each window with the previous one's last frames)
         streams = [model.render_chunks(face, motion, runtime=self.runtime, settings=settings.sampler,
-                                       chunk=settings.window) for face, motion in zip(prepared, (motion_a, motion_b))]
-        with VideoWriter(output, settings.fps, width, height, audio, speech.sample_rate) as writer, one_core_left():
+                                       chunk=settings.window) for face, motion in zip(prepared, motions)]
+        with VideoWriter(output, settings.fps, width, height, audio, sample_rate) as writer, one_core_left():
             for start in self.runtime.steps(windows, len(windows), "frames"):
                 stop = min(start + settings.window, frames)
                 rendered = [next(stream) for stream in streams]
                 writer.write(compose(settings.layout, *rendered, holder=holder[start:stop]))
-        clock.lap("render")
 
-        voices = speech.voices or voices
+    def write_report(self, output: str, speech: Speech, frames: int, settings: GenerateSettings, extra: dict) -> str:
+        """The JSON beside the video (who speaks when, the settings, `extra`); without it the video is removed too."""
         timeline_path = os.path.splitext(output)[0] + ".json"
-        report = {
-            "video": os.path.basename(output),
-            "duration_s": round(frames / settings.fps, 4),
-            "frames": frames,
-            "fps": settings.fps,
-            "sample_rate": speech.sample_rate,
-            "speakers": list(dialogue.speakers),
-            "voices": [v.describe() for v in voices],
-            "timeline": speech.timeline_dict(),
-            "settings": asdict(settings),
-            "engines": self.engines.describe(),
-            "seconds": clock.seconds,
-        }
+        report = {"video": os.path.basename(output), "duration_s": round(frames / settings.fps, 4), "frames": frames,
+                  "fps": settings.fps, "sample_rate": speech.sample_rate, **extra,
+                  "timeline": speech.timeline_dict(), "settings": asdict(settings),
+                  "engines": self.engines.describe()}
         try:
             write_text_whole(timeline_path, json.dumps(report, indent=2))
         except TavidError:
             remove_quietly(output)  # a video without its timeline would be a half result
             raise
-        return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech,
-                              voices, clock.seconds)
+        return timeline_path
+
+    # ----------------------------------------------------------------------------------------- dub
+    def dub(self, recording, face_a: np.ndarray, face_b: np.ndarray, output: str,
+            settings: GenerateSettings = GenerateSettings(), dialogue: Dialogue | None = None,
+            dub_settings=None) -> GenerateResult:
+        """A video of both faces talking and listening to a recording of two people (dub/): its Speech from the
+        recording, the rest as `generate`; the video carries the recording itself."""
+        from .dub import DubSettings, dub_speech
+        settings.check()
+        face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
+        if settings.mirror == "auto":
+            face_a, face_b = turn_toward(face_a, "right", "face A"), turn_toward(face_b, "left", "face B")
+        clock = StageClock()
+        model = self.engines.face_model
+        prepared = [model.prepare(face, size=settings.size, runtime=self.runtime, where=f"face {who}")
+                    for face, who in ((face_a, "A"), (face_b, "B"))]
+        clock.lap("faces")
+        dubbed = dub_speech(recording, dialogue, dub_settings or DubSettings(), runtime=self.runtime)
+        speech = dubbed.speech
+        clock.lap("speech")
+        motions = self.motion(speech, settings)
+        clock.lap("motion")
+        frames = motions[0].num_frames
+        self.render(prepared, motions, output, settings, recording.soundtrack(frames / settings.fps),
+                    speech.sample_rate)
+        clock.lap("render")
+        speakers = list(dialogue.speakers) if dialogue is not None else ["A", "B"]
+        timeline_path = self.write_report(output, speech, frames, settings, {
+            "speakers": speakers, "dub": {**dubbed.method, "notes": dubbed.notes,
+                                          "recording": [s.where for s in recording.sources]},
+            "seconds": clock.seconds})
+        return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech, None, clock.seconds)

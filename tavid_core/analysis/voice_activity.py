@@ -25,7 +25,7 @@ RATE = 100.0              # level frames per second
 BELOW_LOUD_DB = 30.0      # a stretch starts within this of the track's loud level (its 95th percentile) ...
 ABOVE_FLOOR_DB = 10.0     # ... and this far above its noise floor (10th percentile),
 HOLD_BELOW_LOUD_DB = 40.0  # and goes on while within this of the loud level
-HOLD_ABOVE_FLOOR_DB = 5.0  # and this far above the floor
+HOLD_ABOVE_FLOOR_DB = 3.0  # and this far above the floor
 OWN_MARGIN_DB = 6.0       # a moment is A's when the level difference lies this far above B-alone's (at most a
                           # third of the way to A-alone's), and the same for B
 MIN_SEPARATION_DB = 8.0   # two voices leave their differences at least this far apart; closer: one voice

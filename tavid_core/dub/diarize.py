@@ -20,6 +20,7 @@ from ..errors import TavidError
 from ..runtime import Runtime
 
 SAMPLE_RATE = 16000
+PARTIAL_S = 1.6           # the speaker encoder's window
 MIN_GAP_S = 0.06          # silences shorter than this stay inside a piece
 LONG_PIECE_S = 2.5        # pieces longer than this are checked for a change of speaker inside
 WINDOW_S, HOP_S = 1.0, 0.25
@@ -41,6 +42,13 @@ def pieces_of(audio: np.ndarray) -> list[Piece]:
     mask = loud_mask(levels(audio, SAMPLE_RATE))
     mask = lasting(~lasting(~mask, MIN_GAP_S * RATE), 0.1 * RATE)
     return [Piece(int(a), int(b)) for a, b in runs(mask)]
+
+
+def embed_speech(encoder, speech: np.ndarray) -> np.ndarray:
+    """The voice embedding of a piece of speech. The encoder reads windows of PARTIAL_S and pads a shorter
+    piece with silence, which then sounds alike whoever spoke: a short piece is repeated to fill the window."""
+    window = int(PARTIAL_S * SAMPLE_RATE)
+    return encoder.embed(np.resize(speech, window) if 0 < len(speech) < window else speech, SAMPLE_RATE)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -88,7 +96,7 @@ def diarize(audio: np.ndarray, encoder, *, runtime: Runtime, where: str = "recor
     hop = SAMPLE_RATE / RATE
 
     def embed(a: int, b: int) -> np.ndarray:
-        return encoder.embed(audio[int(a * hop):int(b * hop)], SAMPLE_RATE)
+        return embed_speech(encoder, audio[int(a * hop):int(b * hop)])
 
     embeddings = np.stack([embed(p.start, p.stop) for p in runtime.steps(pieces, len(pieces), "voices")])
     weights = np.array([p.stop - p.start for p in pieces], float)
@@ -122,7 +130,7 @@ def _split_inside(piece: Piece, label: int, audio: np.ndarray, centres: np.ndarr
     window, step = int(WINDOW_S * RATE), int(HOP_S * RATE)
     hop = SAMPLE_RATE / RATE
     starts = list(range(piece.start, max(piece.start + 1, piece.stop - window + 1), step))
-    embeds = np.stack([encoder.embed(audio[int(s * hop):int((s + window) * hop)], SAMPLE_RATE) for s in starts])
+    embeds = np.stack([embed_speech(encoder, audio[int(s * hop):int((s + window) * hop)]) for s in starts])
     sims = embeds @ centres.T
     blend = embeds @ _unit(centres.sum(0))
     own, other = sims[:, label], sims[:, 1 - label]

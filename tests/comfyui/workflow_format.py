@@ -1,7 +1,8 @@
 """Turning a UI-format workflow (what ComfyUI's editor saves) into the API-format prompt `POST /prompt` takes.
 
 The editor stores widget values as a flat list per node, in the order of the node's widget inputs, with
-an extra value after a seed that has "control after generate" and after an image upload combo. The
+an extra value after a seed that has "control after generate" and after an image upload combo (two after an
+audio upload combo). The
 node definitions (`GET /object_info`, or the same shape built from our schemas) say which inputs are
 widgets and in what order.
 """
@@ -22,6 +23,8 @@ def widget_slots(node_info: dict) -> list[str | None]:
                 slots.append(name)
                 if options.get("control_after_generate") or options.get("image_upload"):
                     slots.append(None)
+                if options.get("audio_upload"):   # the upload button and the player
+                    slots += [None, None]
     return slots
 
 

@@ -24,7 +24,8 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
     assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDLoraLoader",
-                          "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper",
+                          "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDDialogueAudio",
+                          "TAVIDMotionMapper",
                           "TAVIDFaceSampler", "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDEvaluate"}
     for cls in nodes.values():
         schema = cls.define_schema()

@@ -15,6 +15,8 @@ WORKFLOWS = ["tavid_two_person_builtin.json", "tavid_two_person_evaluate.json", 
 CORE = {
     "LoadImage": {"input": {"required": {"image": [["example.png"], {"image_upload": True}]}},
                   "input_order": {"required": ["image"]}, "output": ["IMAGE", "MASK"]},
+    "LoadAudio": {"input": {"required": {"audio": [["example.wav"], {"audio_upload": True}]}},
+                  "input_order": {"required": ["audio"]}, "output": ["AUDIO"]},
     "CreateVideo": {"input": {"required": {"images": ["IMAGE", {}], "fps": ["FLOAT", {"default": 30.0}]},
                               "optional": {"audio": ["AUDIO", {}]}},
                     "input_order": {"required": ["images", "fps"], "optional": ["audio"]}, "output": ["VIDEO"]},
@@ -92,3 +94,20 @@ def test_widget_counts_match(workflow, object_info):
 def test_workflow_script_is_the_example_script(workflow):
     script = next(n for n in workflow["nodes"] if n["type"] == "TAVIDDialogueScript")["widgets_values"][0]
     assert script == (ROOT / "workflows" / "example_dialogue.txt").read_text(encoding="utf-8").rstrip("\n")
+
+
+def test_the_dub_workflow_feeds_a_recording_to_motion_compose_and_video(object_info):
+    """workflows/tavid_two_person_dub.json: Load Audio -> TAVID Dialogue Audio in place of the speech side; the
+    video carries the node's audio output (the recording itself)."""
+    workflow = json.loads((ROOT / "workflows" / "tavid_two_person_dub.json").read_text(encoding="utf-8"))
+    test_links_connect_matching_types(workflow, object_info)
+    test_widget_counts_match(workflow, object_info)
+    prompt = ui_to_api(workflow, object_info)
+    kinds = {node_id: n["class_type"] for node_id, n in prompt.items()}
+    dub = next(k for k, v in kinds.items() if v == "TAVIDDialogueAudio")
+    assert prompt[dub]["inputs"]["audio"] == [next(k for k, v in kinds.items() if v == "LoadAudio"), 0]
+    by_kind = {v: prompt[k] for k, v in kinds.items()}
+    assert by_kind["TAVIDMotionMapper"]["inputs"]["speech"] == [dub, 0]
+    assert by_kind["TAVIDComposeDialogue"]["inputs"]["speech"] == [dub, 0]
+    assert by_kind["CreateVideo"]["inputs"]["audio"] == [dub, 1]
+    assert "TAVIDSpeechGenerator" not in kinds and "TAVIDSpeakerMapper" not in kinds
