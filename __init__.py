@@ -8,11 +8,19 @@ pytest does, as the package of a checkout whose folder name is an identifier, or
 it is not (`ComfyUI-TAVID`), where a relative import at the top would fail.
 """
 
+WEB_DIRECTORY = "./web"   # the frontend extension (plain JS, served under /extensions/<this folder>/)
+
 
 async def comfy_entrypoint():
+    import importlib.util
+    if importlib.util.find_spec("cv2") is None:   # requirements.txt leaves OpenCV to install.py (see there)
+        raise ImportError("ComfyUI-TAVID needs OpenCV and this Python has none: run `python install.py` in the "
+                          "pack's folder with ComfyUI's Python, then restart ComfyUI")
+
     from comfy_api.latest import ComfyExtension, io
 
     from .nodes import NODES
+    from .nodes.routes import add_routes
     from .nodes.runtime import register_model_folders
 
     class TavidExtension(ComfyExtension):
@@ -20,4 +28,5 @@ async def comfy_entrypoint():
             return list(NODES)
 
     register_model_folders()
+    add_routes()
     return TavidExtension()

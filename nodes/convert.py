@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from ..tavid_core.errors import TavidError
+from .runtime import available_memory, warn
 
 
 def reference_image(image: torch.Tensor | None, field: str) -> np.ndarray:
@@ -19,9 +20,31 @@ def reference_image(image: torch.Tensor | None, field: str) -> np.ndarray:
     return pixels
 
 
-def frames_tensor(count: int, height: int, width: int) -> torch.Tensor:
-    """An empty float IMAGE batch to fill window by window."""
+def image_batch(pixels: np.ndarray) -> torch.Tensor:
+    """A one-picture IMAGE batch [1, H, W, 3] from uint8 RGB [H, W, 3]."""
+    return torch.from_numpy(np.asarray(pixels, np.float32) / 255.0)[None]   # a new array: samples are read-only
+
+
+def frames_tensor(count: int, height: int, width: int, *, node: str, field: str, graph_share: int = 1) -> torch.Tensor:
+    """An empty float IMAGE batch to fill window by window. Every frame of an IMAGE batch is float32 and
+    ComfyUI keeps each node's output, so a long dialogue does not fit: a batch that cannot fit in the memory
+    left is refused with its numbers, and one whose graph would need more (`graph_share` such batches in
+    all) is warned about first."""
+    need, free = count * height * width * 3 * 4, available_memory()
+    if free is not None:
+        what = f"{count:,} frames of {width}x{height} px are {_gb(need)} as an IMAGE batch"
+        instead = "TAVID Render Video, which streams the frames into a video file with memory flat in length"
+        if need > free:
+            raise TavidError(f"{what}, more than the {_gb(free)} of memory left", where=field,
+                             fix=f"For a dialogue this long use {instead}; or lower size or fps.")
+        if need * graph_share > free:
+            warn(node, f"{what}; the graph keeps about {_gb(need * graph_share)} of such frames (both faces "
+                       f"and the composed picture) and {_gb(free)} of memory is left. Use {instead}.")
     return torch.empty((count, height, width, 3), dtype=torch.float32)
+
+
+def _gb(size: int) -> str:
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
 
 
 def put_frames(batch: torch.Tensor, start: int, frames: np.ndarray) -> None:

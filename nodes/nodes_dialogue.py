@@ -30,7 +30,8 @@ class DialogueScript(io.ComfyNode):
                 io.String.Input("speaker_a", default="", tooltip="Rename the first speaker (empty: as in the script)."),
                 io.String.Input("speaker_b", default="", tooltip="Rename the second speaker (empty: as in the script)."),
             ],
-            outputs=[sockets.Dialogue.Output("dialogue", tooltip="The parsed two-person dialogue.")],
+            outputs=[sockets.Dialogue.Output("dialogue", display_name="dialogue",
+                                             tooltip="The parsed two-person dialogue.")],
         )
 
     @classmethod

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 
-from comfy_api.latest import io, ui
+from comfy_api.latest import io
 
 from ..tavid_core.errors import TavidError
 from ..tavid_core.eval import (Reference, check_eval_packages, clip_from_arrays, clip_from_file, evaluate,
-                               format_report, reference_from_speech, rounded)
+                               format_report, reference_from_speech, report_tables, rounded)
 from . import sockets
 from .convert import from_audio, reference_image
 from .errors import node_errors
@@ -49,7 +49,8 @@ class Evaluate(io.ComfyNode):
             description="Measures a side-by-side two-person conversation video, offline: talking-face realism, "
                         "listening responsiveness, dyadic fluency and speech quality, per person (A left, B right) "
                         "and overall. Works on any such video; the speech's timeline adds timing errors and word "
-                        "error rates. Needs the pack's [eval] extra.",
+                        "error rates. Needs the pack's [eval] extra; `tavid models fetch` adds MediaPipe's face "
+                        "landmarks and the voice measures (the report names any fallback it used).",
             inputs=[
                 io.Video.Input("video", optional=True, tooltip="The conversation video with its audio."),
                 io.Image.Input("images", optional=True, tooltip="Or: the frames (e.g. from TAVID Compose Dialogue)..."),
@@ -65,8 +66,9 @@ class Evaluate(io.ComfyNode):
                 io.Image.Input("reference_b", optional=True, tooltip="Photo of B (default: the first frame)."),
             ],
             outputs=[
-                io.String.Output("report", tooltip="The four sections as text tables."),
-                io.String.Output("report_json", tooltip="The same numbers as one JSON object (keys as in the README)."),
+                io.String.Output("report", display_name="report", tooltip="The four sections as text tables."),
+                io.String.Output("report_json", display_name="report JSON",
+                             tooltip="The same numbers as one JSON object (keys as in the README)."),
             ],
             is_output_node=True,
         )
@@ -84,7 +86,9 @@ class Evaluate(io.ComfyNode):
                          for image, field in ((reference_a, "reference_a"), (reference_b, "reference_b")))
             report = rounded(evaluate(clip, reference, refs, node_runtime(), name="video", where="video"))
         text = format_report(report)
-        return io.NodeOutput(text, json.dumps(report, ensure_ascii=False), ui=ui.PreviewText(text))
+        # the text for any frontend, the numbers for the pack's own, which draws them as tables in the node
+        return io.NodeOutput(text, json.dumps(report, ensure_ascii=False),
+                             ui={"text": [text], "tavid_report": [report_tables(report)]})
 
 
 NODES = [Evaluate]

@@ -32,29 +32,15 @@ class FaceSampler(io.ComfyNode):
                 sockets.FaceModel.Input("face_model", tooltip="From a TAVID loader (or a LoRA loader)."),
                 io.Image.Input("image", tooltip="Reference photo of the person (the first image of a batch)."),
                 sockets.Motion.Input("motion", tooltip="This person's motion from TAVID Motion Mapper."),
-                io.Combo.Input("sampler", options=list(SAMPLERS), default="auto", tooltip="Diffusion sampler."),
-                io.Combo.Input("scheduler", options=list(SCHEDULERS), default="auto", tooltip="Noise schedule."),
-                io.Int.Input("steps", default=20, min=1, max=200, tooltip="Sampling steps."),
-                io.Float.Input("cfg", default=2.0, min=0.0, max=20.0, step=0.1, tooltip="Guidance strength."),
-                io.Int.Input("seed", default=0, min=0, max=SEED_RANGE[1], control_after_generate=True,
-                             tooltip="Sampling noise seed."),
+                *sampling_inputs(),
                 io.Int.Input("size", default=512, min=64, max=2048, step=16, tooltip="Output portrait size in pixels."),
                 io.Combo.Input("face_toward", options=[AS_PHOTO, *SIDES], default=AS_PHOTO,
                                tooltip="Which way the person should look: right for the person on the left (A), "
                                        "left for the person on the right (B). The photo is mirrored only when the "
                                        "face is turned away from that side; as_photo never mirrors it."),
-                io.Float.Input("identity_cfg", default=2.0, min=0.0, max=20.0, step=0.1,
-                               tooltip="Guidance on the reference face (cfg guides the motion): higher keeps the "
-                                       "likeness closer to the photo. 0 is none."),
-                io.Sampler.Input("sampler_custom", optional=True,
-                                 tooltip="Optional: a ComfyUI sampler (KSamplerSelect) used instead of `sampler`; "
-                                         "needs `sigmas` too."),
-                io.Sigmas.Input("sigmas", optional=True,
-                                tooltip="Optional: noise levels from a ComfyUI scheduler node (BasicScheduler on "
-                                        "TAVID Face Model Sampling, KarrasScheduler, ...), used instead of "
-                                        "`scheduler` and `steps`; needs `sampler_custom` too."),
+                *guidance_inputs(),
             ],
-            outputs=[io.Image.Output("images", tooltip="One frame per motion frame.")],
+            outputs=[io.Image.Output("images", display_name="frames", tooltip="One frame per motion frame.")],
         )
 
     @classmethod
@@ -63,13 +49,14 @@ class FaceSampler(io.ComfyNode):
                 identity_cfg: float = 2.0, sampler_custom=None, sigmas=None) -> io.NodeOutput:
         runtime = node_runtime()
         with node_errors("TAVID Face Sampler"):
-            settings = SamplerSettings(sampler=sampler, scheduler=scheduler, steps=steps, cfg=cfg, seed=seed,
-                                       identity_cfg=identity_cfg, custom=custom_sampler(sampler_custom, sigmas))
+            settings = sampler_settings(sampler, scheduler, steps, cfg, seed, identity_cfg, sampler_custom, sigmas)
             photo = reference_image(image, "image")
             if face_toward != AS_PHOTO:
                 photo = turn_toward(photo, face_toward, "image")
             face = face_model.prepare(photo, size=size, runtime=runtime, where="image")
-            frames = frames_tensor(motion.num_frames, size, size)
+            # this face, the other one and the composed pair of both
+            frames = frames_tensor(motion.num_frames, size, size, node="TAVID Face Sampler", field="motion",
+                                   graph_share=4)
             windows = range(0, motion.num_frames, WINDOW)
             stream = face_model.render_chunks(face, motion, runtime=runtime, settings=settings, chunk=WINDOW)
             # one progress bar per node: a sampling engine counts its own steps
@@ -77,6 +64,41 @@ class FaceSampler(io.ComfyNode):
                 runtime.check_interrupt()
                 put_frames(frames, start, next(stream))
         return io.NodeOutput(frames)
+
+
+def sampling_inputs() -> list:
+    """The sampling widgets of every node that renders faces (neural face models read them)."""
+    return [
+        io.Combo.Input("sampler", options=list(SAMPLERS), default="auto", tooltip="Diffusion sampler."),
+        io.Combo.Input("scheduler", options=list(SCHEDULERS), default="auto", tooltip="Noise schedule."),
+        io.Int.Input("steps", default=20, min=1, max=200, tooltip="Sampling steps."),
+        io.Float.Input("cfg", default=2.0, min=0.0, max=20.0, step=0.1, tooltip="Guidance strength."),
+        io.Int.Input("seed", default=0, min=0, max=SEED_RANGE[1], control_after_generate=True,
+                     tooltip="Sampling noise seed."),
+    ]
+
+
+def guidance_inputs() -> list:
+    """The likeness guidance and ComfyUI's own SAMPLER and SIGMAS, after the sampling widgets."""
+    return [
+        io.Float.Input("identity_cfg", default=2.0, min=0.0, max=20.0, step=0.1,
+                       tooltip="Guidance on the reference face (cfg guides the motion): higher keeps the "
+                       "likeness closer to the photo. 0 is none."),
+        io.Sampler.Input("sampler_custom", optional=True,
+                 tooltip="Optional: a ComfyUI sampler (KSamplerSelect) used instead of `sampler`; "
+                         "needs `sigmas` too."),
+        io.Sigmas.Input("sigmas", optional=True,
+                tooltip="Optional: noise levels from a ComfyUI scheduler node (BasicScheduler on "
+                        "TAVID Face Model Sampling, KarrasScheduler, ...), used instead of "
+                        "`scheduler` and `steps`; needs `sampler_custom` too."),
+    ]
+
+
+def sampler_settings(sampler: str, scheduler: str, steps: int, cfg: float, seed: int, identity_cfg: float,
+                     sampler_custom=None, sigmas=None) -> SamplerSettings:
+    """What `sampling_inputs` and `guidance_inputs` hold, for the face model."""
+    return SamplerSettings(sampler=sampler, scheduler=scheduler, steps=steps, cfg=cfg, seed=seed,
+                           identity_cfg=identity_cfg, custom=custom_sampler(sampler_custom, sigmas))
 
 
 def custom_sampler(sampler, sigmas):
@@ -108,7 +130,8 @@ class FaceModelSampling(io.ComfyNode):
                         "and others that read a model's sigmas), whose SIGMAS then go into TAVID Face Sampler. It "
                         "carries only the schedule: connect it to scheduler nodes, not to samplers.",
             inputs=[sockets.FaceModel.Input("face_model", tooltip="A neural face model from TAVID Checkpoint Loader.")],
-            outputs=[io.Model.Output("model", tooltip="For BasicScheduler's model input.")],
+            outputs=[io.Model.Output("model", display_name="noise schedule",
+                                     tooltip="For BasicScheduler's model input.")],
         )
 
     @classmethod
@@ -159,9 +182,9 @@ class ComposeDialogue(io.ComfyNode):
                 sockets.Speech.Input("speech", tooltip="The conversation's speech, for the speaker mask."),
             ],
             outputs=[
-                io.Image.Output("images", tooltip="The composed frames."),
-                io.Mask.Output("speaker_mask", tooltip="Over each person's visible region, their speaking activity "
-                                                      "(1 while speaking)."),
+                io.Image.Output("images", display_name="frames", tooltip="The composed frames."),
+                io.Mask.Output("speaker_mask", display_name="speaker mask",
+                               tooltip="Over each person's visible region, their speaking activity (1 while speaking)."),
             ],
         )
 
@@ -178,7 +201,7 @@ class ComposeDialogue(io.ComfyNode):
             fps = count / speech.duration_s
             speaking_a, speaking_b = speech.activity(0, count, fps), speech.activity(1, count, fps)
             holder = floor_holder(speaking_a, speaking_b, fps)
-            out = torch.empty((count, height, width, 3), dtype=torch.float32)
+            out = frames_tensor(count, height, width, node="TAVID Compose Dialogue", field="images")
             for start in range(0, count, WINDOW):
                 stop = min(start + WINDOW, count)
                 out[start:stop] = torch.from_numpy(compose(layout, images_a[start:stop, ..., :3].float().cpu().numpy(),

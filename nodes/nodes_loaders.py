@@ -1,16 +1,19 @@
-"""Loaders: where the five engines come from (built in, or a checkpoint), and LoRAs on top."""
+"""Loaders: where the five engines come from (built in, or a checkpoint), LivePortrait as the face model, and
+LoRAs on top."""
 from __future__ import annotations
 
 from comfy_api.latest import io
 
 from ..tavid_core.checkpoints import load_lora
 from ..tavid_core.engines.builtin import VOICE_SETS, load_builtin_engines
-from ..tavid_core.engines.load import load_engines
+from ..tavid_core.engines.load import load_engines, load_liveportrait_engine
+from ..tavid_core.engines.neural.face.liveportrait.files import DOWNLOAD_FIX, liveportrait_folders
 from ..tavid_core.errors import EngineUnavailableError
 from ..tavid_core.limits import PRECISIONS
 from . import sockets
 from .errors import node_errors
-from .runtime import LORA_FOLDER, MODEL_FOLDER, model_files, model_path
+from .runtime import (F5_FOLDER, LIVEPORTRAIT_FOLDER, LORA_FOLDER, MODEL_FOLDER, model_files, model_folders, model_path,
+                      model_subfolder)
 
 NO_FILES = "(no .safetensors files found)"
 NO_VAE = "none"
@@ -83,6 +86,48 @@ class CheckpointLoader(io.ComfyNode):
         return io.NodeOutput(*engines.blocks())
 
 
+class F5Loader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        files = model_files(F5_FOLDER) or [NO_FILES]
+        vocoders = [f for f in files if "vocos" in f.lower()] + [f for f in files if "vocos" not in f.lower()]
+        models = [f for f in files if "vocos" not in f.lower()] + [f for f in files if "vocos" in f.lower()]
+        return io.Schema(
+            node_id="TAVIDF5Loader",
+            display_name="TAVID F5-TTS Loader",
+            category=sockets.CATEGORY,
+            description="F5-TTS v1 Base with the Vocos vocoder from models/f5_tts: natural voices that imitate a "
+                        "recording connected to each Speaker Mapper (with its transcript), or, without one, the "
+                        "built-in voice chosen for the face. The pretrained F5-TTS weights are for non-commercial "
+                        "use only (CC-BY-NC-4.0). Motion mapper and face model are the built-in ones.",
+            inputs=[
+                io.Combo.Input("f5_model", options=models,
+                               tooltip="F5TTS_v1_Base/model_1250000.safetensors in ComfyUI/models/f5_tts, with its "
+                                       "vocab.txt in the same folder."),
+                io.Combo.Input("vocoder", options=vocoders,
+                               tooltip="vocos_mel_24khz.safetensors in ComfyUI/models/f5_tts (tavid convert makes it "
+                                       "from charactr/vocos-mel-24khz's pytorch_model.bin)."),
+                io.Combo.Input("dtype", options=list(PRECISIONS), default="auto",
+                               tooltip="Compute precision; auto: bf16 or fp16 on a GPU, fp32 on the CPU."),
+                io.Combo.Input("device", options=["auto", "cpu", "gpu"], default="auto",
+                               tooltip="Where the networks run; auto follows ComfyUI."),
+            ],
+            outputs=sockets.engine_outputs(),
+        )
+
+    @classmethod
+    def execute(cls, f5_model: str, vocoder: str, dtype: str = "auto", device: str = "auto") -> io.NodeOutput:
+        with node_errors("TAVID F5-TTS Loader"):
+            if NO_FILES in (f5_model, vocoder):
+                raise EngineUnavailableError(
+                    "there are no F5-TTS files in models/f5_tts", where="f5_model",
+                    fix="Put F5TTS_v1_Base/model_1250000.safetensors (with its vocab.txt) and vocos_mel_24khz"
+                        ".safetensors into ComfyUI/models/f5_tts and refresh (README: F5-TTS voices).")
+            paths = [model_path(F5_FOLDER, f5_model, "f5_model"), model_path(F5_FOLDER, vocoder, "vocoder")]
+            engines = load_engines(paths, dtype, device)
+        return io.NodeOutput(*engines.blocks())
+
+
 class LoraLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -103,9 +148,9 @@ class LoraLoader(io.ComfyNode):
                                tooltip="How strongly the LoRA applies; 0 leaves the model unchanged."),
             ],
             outputs=[
-                sockets.FaceModel.Output("patched_face_model", display_name="face_model",
+                sockets.FaceModel.Output("patched_face_model", display_name="face model",
                                          tooltip="The patched face model (unchanged if none came in)."),
-                sockets.SpeechModel.Output("patched_speech_model", display_name="speech_model",
+                sockets.SpeechModel.Output("patched_speech_model", display_name="speech model",
                                            tooltip="The patched speech model."),
             ],
         )
@@ -146,4 +191,58 @@ class LoraLoader(io.ComfyNode):
                                      fix="Load neural engines with TAVID Checkpoint Loader, or set strength to 0.")
 
 
-NODES = [BuiltinEngines, CheckpointLoader, LoraLoader]
+NO_LIVEPORTRAIT = "(no LivePortrait files found)"
+
+
+def liveportrait_choices() -> list[str]:
+    """The folders holding LivePortrait's files: "liveportrait" (models/liveportrait itself) and
+    "liveportrait/<subfolder>" (e.g. the packs' animal/)."""
+    found = liveportrait_folders(model_folders(LIVEPORTRAIT_FOLDER))
+    return [LIVEPORTRAIT_FOLDER if f == "." else f"{LIVEPORTRAIT_FOLDER}/{f}" for f in found]
+
+
+class LivePortraitLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TAVIDLivePortraitLoader",
+            display_name="TAVID LivePortrait Loader",
+            category=sockets.CATEGORY,
+            description="LivePortrait (KwaiVGI, MIT licence) as the face model: photoreal faces that talk and listen "
+                        "as TAVID's motion says, from the five .safetensors files ComfyUI's LivePortrait packs keep "
+                        "in models/liveportrait (Kijai/LivePortrait_safetensors). Connect it to the Face Samplers in "
+                        "place of a loader's face_model; sampler, steps and cfg do not apply to it.",
+            inputs=[
+                io.Combo.Input("folder", options=liveportrait_choices() or [NO_LIVEPORTRAIT],
+                               tooltip="The folder with appearance_feature_extractor, motion_extractor, "
+                                       "warping_module, spade_generator and stitching_retargeting_module "
+                                       ".safetensors: models/liveportrait or a subfolder of it."),
+                io.Combo.Input("dtype", options=list(PRECISIONS), default="auto",
+                               tooltip="Precision on a GPU (auto: bf16 or fp16); a CPU always computes in fp32."),
+                io.Combo.Input("device", options=["auto", "cpu", "gpu"], default="auto",
+                               tooltip="Where the networks run; auto follows ComfyUI."),
+                io.Int.Input("batch", default=0, min=0, max=64,
+                             tooltip="Frames drawn at once; 0 picks for the device (8 on a GPU, 2 on a CPU). "
+                                     "Lower it if the GPU runs out of memory."),
+                io.Boolean.Input("compile", default=False,
+                                 tooltip="torch.compile the warping and generator networks on a GPU (the first "
+                                         "frames take a minute longer, the rest run faster); ignored on a CPU."),
+            ],
+            outputs=[sockets.FaceModel.Output("face_model", display_name="face model",
+                                              tooltip="LivePortrait, for TAVID Render Video or Face Sampler.")],
+        )
+
+    @classmethod
+    def execute(cls, folder: str, dtype: str = "auto", device: str = "auto", batch: int = 0,
+                compile: bool = False) -> io.NodeOutput:
+        with node_errors("TAVID LivePortrait Loader"):
+            if folder == NO_LIVEPORTRAIT:
+                raise EngineUnavailableError(f"there are no LivePortrait files in models/{LIVEPORTRAIT_FOLDER}",
+                                             where="folder", fix=DOWNLOAD_FIX + " Then refresh.")
+            inside = folder.split("/", 1)[1] if "/" in folder else "."
+            path = model_subfolder(LIVEPORTRAIT_FOLDER, inside, "folder")
+            model = load_liveportrait_engine(path, dtype, device, batch=batch or None, compile=compile)
+        return io.NodeOutput(model)
+
+
+NODES = [BuiltinEngines, CheckpointLoader, F5Loader, LoraLoader, LivePortraitLoader]

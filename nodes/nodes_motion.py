@@ -29,8 +29,10 @@ class MotionMapper(io.ComfyNode):
                                tooltip="Scales head motion, nods, brows and smiles (lip sync is unaffected)."),
             ],
             outputs=[
-                sockets.Motion.Output("motion_a", tooltip="Motion of the first speaker's face."),
-                sockets.Motion.Output("motion_b", tooltip="Motion of the second speaker's face."),
+                sockets.Motion.Output("motion_a", display_name="motion A",
+                                      tooltip="Motion of the first speaker's face."),
+                sockets.Motion.Output("motion_b", display_name="motion B",
+                                      tooltip="Motion of the second speaker's face."),
                 io.Float.Output("frame_rate", display_name="fps", tooltip="The frame rate, for Create Video."),
             ],
         )

@@ -24,7 +24,7 @@ class TextEncoder(io.ComfyNode):
                 sockets.TextEncoder.Input("text_encoder", tooltip="From a TAVID loader."),
                 sockets.Dialogue.Input("dialogue", tooltip="From TAVID Dialogue Script."),
             ],
-            outputs=[sockets.Text.Output("text", tooltip="The encoded dialogue.")],
+            outputs=[sockets.Text.Output("text", display_name="encoded text", tooltip="The encoded dialogue.")],
         )
 
     @classmethod
@@ -42,7 +42,9 @@ class SpeakerMapper(io.ComfyNode):
             category=sockets.CATEGORY,
             description="Gives a person a voice from their face. The built-in mapper reads only the face's identity "
                         "(the same face always gets the same voice; no age or gender is guessed); an optional "
-                        "voice recording picks the closest voice and pitch instead, and a name picks one by hand.",
+                        "voice recording picks the closest voice and pitch instead, and a name picks one by hand. "
+                        "With F5-TTS the recording (a few seconds of clean speech, with its transcript) is the voice "
+                        "imitated; without one, F5-TTS imitates the built-in voice chosen for the face.",
             inputs=[
                 sockets.SpeakerMapper.Input("speaker_mapper", tooltip="From a TAVID loader."),
                 io.Image.Input("image", tooltip="A photo of the person (the first image of a batch is used)."),
@@ -53,17 +55,20 @@ class SpeakerMapper(io.ComfyNode):
                                step=0.1, tooltip="Semitones added to the voice's pitch."),
                 io.Float.Input("speed", default=1.0, min=SPEED_RANGE[0], max=SPEED_RANGE[1], step=0.01,
                                tooltip="Speaking rate multiplier (1 = as mapped)."),
+                io.String.Input("transcript", default="", optional=True,
+                                tooltip="The words said in the connected recording. F5-TTS needs them to imitate "
+                                        "the voice; the built-in voices only match its pitch."),
             ],
-            outputs=[sockets.Voice.Output("voice", tooltip="The person's voice.")],
+            outputs=[sockets.Voice.Output("voice", display_name="voice", tooltip="The person's voice.")],
         )
 
     @classmethod
     def execute(cls, speaker_mapper, image, voice_name: str = "auto", pitch_shift: float = 0.0, speed: float = 1.0,
-                audio=None) -> io.NodeOutput:
+                audio=None, transcript: str = "") -> io.NodeOutput:
         with node_errors("TAVID Speaker Mapper"):
             face = reference_image(image, "image")
             mapped = speaker_mapper.map_face(face, runtime=node_runtime(), reference_audio=from_audio(audio, "audio"),
-                                             voice=voice_name, where="image")
+                                             reference_text=transcript.strip() or None, voice=voice_name, where="image")
             return io.NodeOutput(mapped.adjusted(pitch_shift, speed))
 
 
@@ -93,18 +98,21 @@ class SpeechGenerator(io.ComfyNode):
                                tooltip="ODE solver of neural speech models: midpoint is more accurate per step and "
                                        "costs two network passes per step (the built-in voices ignore it)."),
                 io.Float.Input("speaker_cfg", default=1.0, min=0.0, max=10.0, step=0.1,
-                               tooltip="Guidance on the voice of neural speech models: higher sounds more like the "
-                                       "mapped voice (the built-in voices ignore it)."),
+                               tooltip="Guidance on the voice of TAVID's neural speech model: higher sounds more like "
+                                       "the mapped voice (the built-in voices and F5-TTS ignore it)."),
                 io.Float.Input("max_minutes", default=MAX_MINUTES, min=MAX_MINUTES_RANGE[0],
                                max=MAX_MINUTES_RANGE[1], step=0.5,
                                tooltip="Longest conversation accepted, in minutes of speech: a script pasted twice "
                                        "stops at once instead of rendering for an hour."),
             ],
             outputs=[
-                io.Audio.Output("audio", tooltip="Both voices mixed."),
-                io.Audio.Output("audio_a", tooltip="Only the first speaker (silent while they listen)."),
-                io.Audio.Output("audio_b", tooltip="Only the second speaker."),
-                sockets.Speech.Output("speech", tooltip="Timed speech for the motion mapper and compositor."),
+                io.Audio.Output("audio", display_name="mix", tooltip="Both voices mixed."),
+                io.Audio.Output("audio_a", display_name="A",
+                                tooltip="Only the first speaker (silent while they listen)."),
+                io.Audio.Output("audio_b", display_name="B",
+                                tooltip="Only the second speaker."),
+                sockets.Speech.Output("speech", display_name="speech",
+                                      tooltip="Timed speech for the motion mapper and compositor."),
             ],
         )
 
@@ -119,7 +127,14 @@ class SpeechGenerator(io.ComfyNode):
             check_length(speech.duration_s, max_minutes, "text")
         rate = speech.sample_rate
         return io.NodeOutput(to_audio(speech.mix, rate), to_audio(speech.tracks[0], rate),
-                             to_audio(speech.tracks[1], rate), speech)
+                             to_audio(speech.tracks[1], rate), speech,
+                             ui={"tavid_speech": [who_speaks_when(speech, text)]})
+
+
+def who_speaks_when(speech, text) -> dict:
+    """What the pack's frontend draws under the node after a run: each person's stretches of speech."""
+    return {"duration": round(speech.duration_s, 3), "speakers": list(text.dialogue.speakers),
+            "segments": [[seg.speaker, round(seg.start_s, 3), round(seg.end_s, 3)] for seg in speech.timeline]}
 
 
 NODES = [TextEncoder, SpeakerMapper, SpeechGenerator]

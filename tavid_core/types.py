@@ -105,10 +105,14 @@ class Dialogue:
 
     speakers: tuple[str, str]
     turns: tuple[Turn, ...]
+    voice_texts: tuple[str | None, str | None] = (None, None)  # the words said in each person's voice recording
 
     def __post_init__(self):
         object.__setattr__(self, "speakers", tuple(self.speakers))
         object.__setattr__(self, "turns", tuple(self.turns))
+        object.__setattr__(self, "voice_texts", tuple(self.voice_texts))
+        if len(self.voice_texts) != NUM_SPEAKERS:
+            raise TavidError(f"voice_texts needs one entry per speaker, got {self.voice_texts!r}", where="Dialogue")
         if len(self.speakers) != NUM_SPEAKERS or not all(s.strip() for s in self.speakers):
             raise TavidError(f"a dialogue needs exactly two named speakers, got {self.speakers!r}", where="Dialogue")
         if self.speakers[0] == self.speakers[1]:
@@ -119,6 +123,7 @@ class Dialogue:
     def to_dict(self) -> dict:
         return {
             "speakers": list(self.speakers),
+            **({"voice_texts": list(self.voice_texts)} if any(self.voice_texts) else {}),
             "turns": [
                 {"speaker": t.speaker, "text": t.text, "pause_before_s": t.pause_before_s, "tags": list(t.tags),
                  "backchannels": [{"after_words": b.after_words, "text": b.text} for b in t.backchannels]}
@@ -129,12 +134,34 @@ class Dialogue:
 
 # ------------------------------------------------------------------------------------------ voice
 @dataclass(frozen=True, eq=False)
+class VoicePrompt:
+    """A recording of how a person sounds, mono, with the words said in it (None: not given): what a
+    voice-cloning speech engine imitates."""
+
+    audio: np.ndarray
+    sample_rate: int
+    text: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "audio", _float_array(self.audio, "VoicePrompt.audio", 1))
+        if self.sample_rate <= 0:
+            raise TavidError("the sample rate must be positive", where="VoicePrompt")
+        if self.text is not None and not self.text.strip():
+            object.__setattr__(self, "text", None)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+@dataclass(frozen=True, eq=False)
 class Voice:
     """How one person sounds.
 
     Built-in engines use `preset` (a voice name such as "joe", "heart" or "espeak:en-us+f3");
-    neural engines use `embedding`. `alternatives` are further presets ranked for the same face, used
-    to keep the two voices of a conversation distinct.
+    neural engines use `embedding`; voice-cloning engines imitate `prompt` (or, without one, the preset's
+    voice). `alternatives` are further presets ranked for the same face, used to keep the two voices of
+    a conversation distinct.
     """
 
     engine: str
@@ -144,14 +171,15 @@ class Voice:
     rate: float = 1.0
     source: str = "manual"
     alternatives: tuple[str, ...] = ()
+    prompt: VoicePrompt | None = None
 
     def __post_init__(self):
         if self.engine not in VOICE_ENGINES:
             raise TavidError(f"engine must be one of {VOICE_ENGINES}, got {self.engine!r}", where="Voice")
         if self.source not in VOICE_SOURCES:
             raise TavidError(f"source must be one of {VOICE_SOURCES}, got {self.source!r}", where="Voice")
-        if self.preset is None and self.embedding is None:
-            raise TavidError("a voice needs a preset name or a speaker embedding", where="Voice")
+        if self.preset is None and self.embedding is None and self.prompt is None:
+            raise TavidError("a voice needs a preset name, a speaker embedding or a recording", where="Voice")
         if self.embedding is not None:
             object.__setattr__(self, "embedding", _float_array(self.embedding, "Voice.embedding", 1))
         if not (-12.0 <= self.pitch_semitones <= 12.0):
@@ -169,10 +197,13 @@ class Voice:
                        rate=float(np.clip(self.rate * speed, 0.5, 2.0)))
 
     def describe(self) -> dict:
-        return {
+        described = {
             "engine": self.engine, "preset": self.preset, "pitch_semitones": round(self.pitch_semitones, 3),
             "rate": round(self.rate, 4), "source": self.source,
         }
+        if self.prompt is not None:
+            described["recording_s"] = round(self.prompt.duration_s, 3)
+        return described
 
 
 # ----------------------------------------------------------------------------------------- speech

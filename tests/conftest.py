@@ -69,19 +69,15 @@ def short_motion(engines, runtime, short_speech):
 @pytest.fixture(scope="session")
 def pack():
     """The repository imported as the ComfyUI package it is (name 'comfyui_tavid')."""
-    name = "comfyui_tavid"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    from helpers.pack import load_pack
+    return load_pack()
 
 
 @pytest.fixture()
 def models_dir(tmp_path, monkeypatch):
-    """A models folder for the nodes outside ComfyUI ($TAVID_MODELS_DIR/tavid, .../tavid_loras)."""
-    for key in ("tavid", "tavid_loras"):
+    """A models folder for the nodes outside ComfyUI ($TAVID_MODELS_DIR/tavid, .../tavid_loras, .../liveportrait,
+    .../f5_tts)."""
+    for key in ("tavid", "tavid_loras", "liveportrait", "f5_tts"):
         (tmp_path / key).mkdir()
     monkeypatch.setenv("TAVID_MODELS_DIR", str(tmp_path))
     return tmp_path
@@ -167,3 +163,18 @@ def tiny_face(tmp_path_factory):
     finally:
         torch.set_num_threads(threads)
     return {"root": root, "manifest": manifest, "runs": runs, "cache": cache, "bundle": bundle, "size": 64}
+
+
+@pytest.fixture(scope="session")
+def liveportrait_weights(tmp_path_factory):
+    """The five public LivePortrait files at full size, with the seeded weights of the equivalence goldens
+    (written once per session: 520 MB)."""
+    from helpers.liveportrait import write_seeded_weights
+    return write_seeded_weights(tmp_path_factory.mktemp("liveportrait"))
+
+
+@pytest.fixture(scope="session")
+def liveportrait_networks(liveportrait_weights):
+    """Those files loaded through our loader (CPU, fp32)."""
+    from tavid_core.engines.neural.face.liveportrait.loader import load_liveportrait
+    return load_liveportrait(liveportrait_weights)

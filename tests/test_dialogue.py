@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from tavid_core.dialogue import parse_script, read_script
@@ -130,3 +132,35 @@ def test_example_script_parses():
     d = read_script(str(EXAMPLE_SCRIPT))
     assert d.speakers == ("Ada", "Sam") and len(d.turns) == 10
     assert any(t.pause_before_s for t in d.turns) and any("laughs" in t.tags for t in d.turns)
+
+
+def test_voice_lines_give_the_words_of_each_recording():
+    from tavid_core.dialogue import format_script
+    d = parse_script("[voice Sam] I am   Sam.\nAda: Hi.\nSam: Hello.\n[VOICE 1] Me, Ada.")
+    assert d.voice_texts == ("Me, Ada.", "I am Sam.") and len(d.turns) == 2
+    assert parse_script(format_script(d)).voice_texts == d.voice_texts
+    for script, words in (("[voice Bob] x\nA: hi\nB: yo", "line 1: [voice Bob] names no speaker"),
+                          ("A: hi\nB: yo\n[voice A]", "line 3: [voice A] gives no words"),
+                          ("[voice A] x\n[voice 1] y\nA: hi\nB: yo",
+                           "line 2: a second [voice ...] line for speaker A")):
+        with pytest.raises(ScriptError, match=re.escape(words)):
+            parse_script(script)
+
+
+def test_outline_says_who_speaks_on_each_line_and_where_the_first_mistake_is():
+    """What the Dialogue Script widget colours by (POST /tavid/script_outline answers with it)."""
+    from tavid_core.dialogue import script_outline
+    outline = script_outline("# c\nSam: hi [laughs]\n[pause:1s]\nA: yo [mm-hm] there\nSam: ok\nC: third\nA: after")
+    assert outline["turns"] == {"2": 1, "4": 0, "5": 1}   # A is always A, so Sam, first named, is B
+    assert outline["speakers"] == ["A", "Sam"]
+    assert outline["error"]["line"] == 6 and outline["error"]["message"].startswith("a third speaker 'C'")
+    assert "laughs" in outline["tags"] and "mm-hm" in outline["backchannels"] and "mm-hm" not in outline["tags"]
+    whole = script_outline(EXAMPLE_LIKE, ("Ada", None))
+    assert whole["error"] is None and whole["speakers"] == ["Ada", "Bo"] and len(whole["turns"]) == 3
+    lonely = script_outline("Sam: hi\nSam: again")   # only the whole script can say what is missing
+    assert lonely["turns"] == {"1": 0, "2": 0} and lonely["error"]["line"] is None
+    assert "only one speaker" in lonely["error"]["message"]
+    assert script_outline("Ann: hi\nBo: [wat] x")["error"]["line"] == 2
+
+
+EXAMPLE_LIKE = "A: Hello.\nBo: Hi.\n[pause:0.5s]\nA: Bye."

@@ -39,8 +39,12 @@ def test_requirement_files_match_pyproject():
         lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
         return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
-    assert listed("requirements.txt") == {d for d in project["dependencies"] if not d.startswith("torch")}
+    opencv = {d for d in project["dependencies"] if d.startswith("opencv")}
+    assert listed("requirements.txt") == {d for d in project["dependencies"] if not d.startswith("torch")} - opencv
     assert listed("requirements-eval.txt") == set(project["optional-dependencies"]["eval"])
+    assert listed("requirements-zh.txt") == set(project["optional-dependencies"]["zh"])
+    # the ComfyUI route installs OpenCV only where there is none (install.py), the same one pyproject names
+    assert opencv == {re.search(r'^OPENCV = "(.+?)"', (ROOT / "install.py").read_text(), re.MULTILINE).group(1)}
 
 
 def test_the_readme_script_example_parses():

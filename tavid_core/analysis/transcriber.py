@@ -87,8 +87,16 @@ class Transcriber:
         with self._lock:
             segments, _ = self._model.transcribe(np.clip(audio, -1.0, 1.0), language="en", beam_size=5,
                                                  word_timestamps=True, condition_on_previous_text=False)
-            return [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
-                    for s in segments for w in (s.words or ()) if w.word.strip()]
+            pieces = [w for s in segments for w in (s.words or ()) if w.word.strip()]
+        out: list[Word] = []
+        for w in pieces:   # a piece that does not start with a space continues the word before ("o" + "'clock")
+            if out and not w.word[:1].isspace():
+                last = out[-1]
+                out[-1] = Word(last.text + w.word.strip(), last.start_s, float(w.end), min(last.probability,
+                                                                                          float(w.probability)))
+            else:
+                out.append(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
+        return out
 
 
 @lru_cache(maxsize=1)

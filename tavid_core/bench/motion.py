@@ -21,7 +21,7 @@ def bench_speech_input(seconds: float, hidden_dim: int, seed: int = 0) -> Speech
     length is read)."""
     from ..analysis.audio_features import SPEECH_FEATURES
     from ..engines.neural.speech.config import MelConfig
-    from ..engines.neural.speech.generator import FEATURE_STRIDE
+    from ..engines.neural.speech.features import FEATURE_STRIDE
     mel = MelConfig()
     rate = mel.frame_rate / FEATURE_STRIDE
     timeline, start, turn = [], 0.0, 0

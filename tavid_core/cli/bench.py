@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import TavidError
 from ..limits import PRECISIONS, SAMPLERS
 
 
@@ -44,9 +45,21 @@ def neural_bench(args):
     from ..bench.face import FACE_STEPS, bench_face, format_face_bench
     from ..bench.motion import MOTION_STEPS, bench_motion, format_motion_bench
     from ..bench.speech import SPEECH_STEPS, bench_speech, format_speech_bench
+    engine_target = {"f5": "speech", "liveportrait": "face"}.get(args.engine, args.target)
+    if engine_target != args.target:
+        raise TavidError(f"--engine {args.engine} is a {engine_target} engine", where=f"tavid bench {args.target}",
+                         fix=f"Use tavid bench {engine_target} --engine {args.engine}, or leave --engine out.")
+    if args.target == "speech" and args.engine == "f5":
+        from ..bench.speech import bench_f5_speech
+        return bench_f5_speech(device=args.device, steps=args.steps, seconds=args.seconds[0], dtype=args.dtype,
+                               repeat=args.repeat), format_speech_bench
     common = dict(config=args.config, device=args.device, dtype=args.dtype)
     steps = {"face": FACE_STEPS, "motion": MOTION_STEPS, "speech": SPEECH_STEPS}[args.target]
     common["steps"] = steps if args.steps is None else args.steps
+    if args.target == "face" and args.engine == "liveportrait":
+        from ..bench.liveportrait import bench_liveportrait, format_liveportrait_bench
+        return bench_liveportrait(device=args.device, dtype=args.dtype, size=512 if args.size is None else args.size,
+                                  frames=args.frames, batch=args.batch, compile=args.compile), format_liveportrait_bench
     if args.target == "face":
         return bench_face(size=args.size, frames=args.frames, sampler=args.sampler, cfg=args.cfg,
                           **common), format_face_bench
@@ -71,19 +84,28 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--seconds", type=float, nargs="+", default=[60.0],
                        help="pipeline: dialogue lengths to render, each in a fresh process; speech: length of the "
                             "utterance to generate; motion: length of the conversation (default: 60)")
+    bench.add_argument("--engine", default="tavid", choices=("tavid", "f5", "liveportrait"),
+                       help="speech: TAVID's own networks at --config's size, or f5 (F5-TTS v1 Base with Vocos); "
+                            "face: TAVID's face diffusion model at --config's size, or liveportrait at full size; "
+                            "random weights either way (default: %(default)s)")
     bench.add_argument("--config", default="base",
                        help="speech, face, motion: tiny, small or base (default: %(default)s)")
     bench.add_argument("--device", default="auto",
                        help="speech, face, motion: auto, cpu or cuda (default: %(default)s)")
     bench.add_argument("--steps", type=int,
-                       help="speech, motion: ODE steps (default: 16); face: sampling steps (default: 8)")
+                       help="speech, motion: ODE steps (default: 16; F5-TTS: 32); face: sampling steps (default: 8)")
     bench.add_argument("--dtype", default="auto", choices=PRECISIONS,
                        help="speech, face, motion: precision (default: %(default)s)")
     bench.add_argument("--size", type=int,
                        help="pipeline: pixels per face (default: 512); face: the same (default: the configuration's "
                             "training size, 512 for base)")
     bench.add_argument("--frames", type=int,
-                       help="face: frames to render (default: two windows' worth, so a window join is timed)")
+                       help="face: frames to render (default: two windows' worth, so a window join is timed; "
+                            "liveportrait: 4 on a CPU, 25 batches on a GPU)")
+    bench.add_argument("--batch", type=int,
+                       help="face, liveportrait: frames per batch (default: 8 on a GPU, 2 on a CPU)")
+    bench.add_argument("--compile", action="store_true",
+                       help="face, liveportrait: torch.compile the per-frame networks (GPU only)")
     bench.add_argument("--sampler", default="auto", choices=SAMPLERS, help="face: sampler (default: %(default)s)")
     bench.add_argument("--cfg", type=float, default=2.0,
                        help="face: guidance on identity and motion, 3 denoiser passes per step (default: "

@@ -9,9 +9,11 @@ from dataclasses import fields
 
 from ..errors import TavidError
 from ..examples import example_script_path
-from ..limits import (MAX_MINUTES, MIRROR_MODES, PITCH_SHIFT_RANGE, PRECISIONS, SAMPLERS, SCHEDULERS, SPEAKERS,
-                      SPEED_RANGE)
+from ..limits import (MAX_MINUTES, MIRROR_MODES, ODE_METHODS, PITCH_SHIFT_RANGE, PRECISIONS, SAMPLERS, SCHEDULERS,
+                      SPEAKERS, SPEED_RANGE)
 from ..media.compose import LAYOUTS
+
+FACE_STEPS = 20
 
 
 def _face(path: str | None, sample: str, which: str):
@@ -47,9 +49,13 @@ def cmd_generate(args) -> int:
         fps=args.fps, size=args.size, seed=args.seed, layout=args.layout, voice_a=args.voice_a, voice_b=args.voice_b,
         pitch_a=args.pitch_a, pitch_b=args.pitch_b, speed_a=args.speed_a, speed_b=args.speed_b,
         expressiveness=args.expressiveness, mirror=args.mirror,
-        sampler=SamplerSettings(sampler=args.sampler, scheduler=args.scheduler, steps=args.steps, cfg=args.cfg,
+        sampler=SamplerSettings(sampler=args.sampler, scheduler=args.scheduler,
+                                steps=FACE_STEPS if args.steps is None else args.steps, cfg=args.cfg,
                                 identity_cfg=args.identity_cfg, seed=args.seed),
-        max_minutes=args.max_minutes))
+        max_minutes=args.max_minutes, solver=args.solver,
+        speech_steps=args.steps if args.speech_steps is None else args.speech_steps,
+        recording_a=args.recording_a, recording_b=args.recording_b, transcript_a=args.transcript_a,
+        transcript_b=args.transcript_b))
     script = args.script or example_script_path()
     dialogue = read_script(script)
     face_a, source_a = _face(args.face_a, "grace_hopper", "a")
@@ -96,14 +102,20 @@ def lora_option(option: str) -> tuple[str, float]:
 
 
 def engine_files(paths: list[str]) -> list[str]:
-    """--engines: checkpoint files, or folders whose .safetensors files are all used (in name order)."""
+    """--engines: checkpoint files, or folders whose .safetensors files are all used (in name order; a folder of
+    LivePortrait's five files makes the face model)."""
+    from ..engines.convert import ORIGINAL_SUFFIXES
     files = []
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(os.path.join(path, n) for n in os.listdir(path)
-                           if n.endswith(".safetensors") and n != "resume.safetensors")
+            names = sorted(os.listdir(path))
+            found = [os.path.join(path, n) for n in names if n.endswith(".safetensors") and n != "resume.safetensors"]
             if not found:
-                raise TavidError("the folder holds no .safetensors checkpoints", where=f"--engines {path}")
+                originals = [n for n in names if n.lower().endswith(ORIGINAL_SUFFIXES)]
+                more = " ..." if len(originals) > 3 else ""
+                fix = (f"Convert its PyTorch originals ({', '.join(originals[:3])}{more}) first: tavid convert "
+                       f"<files> -o {path}" if originals else None)
+                raise TavidError("the folder holds no .safetensors checkpoints", where=f"--engines {path}", fix=fix)
             files += found
         elif not os.path.isfile(path):
             raise TavidError("no such checkpoint file or folder", where=f"--engines {path}")
@@ -137,6 +149,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         gen.add_argument(f"--speed-{who}", type=float, default=1.0, metavar="FACTOR",
                          help=f"speaking rate of {who.upper()} as a multiple of the voice's own, {SPEED_RANGE[0]:g} "
                               f"to {SPEED_RANGE[1]:g} (default: %(default)s)")
+        gen.add_argument(f"--recording-{who}", metavar="AUDIO",
+                         help=f"a recording of {who.upper()}'s voice (a few seconds of clean speech): F5-TTS imitates "
+                              "it, the built-in engines match its pitch")
+        gen.add_argument(f"--transcript-{who}", metavar="TEXT",
+                         help=f"the words said in --recording-{who} (F5-TTS needs them)")
     gen.add_argument("--mirror", default="auto", choices=MIRROR_MODES,
                      help="auto: mirror a photo whose face is turned away from the partner (A sits left, B right); "
                           "never: use the photos as they are (default: %(default)s)")
@@ -144,15 +161,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="refuse a dialogue whose speech lasts longer (default: %(default)s)")
     gen.add_argument("--expressiveness", type=float, default=1.0, help="motion strength, 0-3 (default: %(default)s)")
     gen.add_argument("--engines", nargs="+", metavar="CKPT",
-                     help="trained TAVID checkpoints (files or folders) to use instead of the built-in engines; "
-                          "blocks they lack stay built in")
+                     help="trained TAVID checkpoints (files or folders) to use instead of the built-in engines, "
+                          "a folder of LivePortrait's five .safetensors files as the face model, or F5-TTS's model "
+                          "and Vocos vocoder .safetensors as the speech side; blocks they lack stay built in")
     gen.add_argument("--lora", nargs="+", metavar="FILE[:STRENGTH]",
                      help="LoRAs for the speech or face model of --engines, each with a strength (default 1)")
     gen.add_argument("--sampler", default="auto", choices=SAMPLERS, help="neural face model: sampler (default: auto)")
     gen.add_argument("--scheduler", default="auto", choices=SCHEDULERS,
                      help="neural face model: noise schedule (default: auto)")
-    gen.add_argument("--steps", type=int, default=20,
-                     help="sampling steps of the neural speech and face models (default: %(default)s)")
+    gen.add_argument("--steps", type=int,
+                     help=f"sampling steps of the neural speech and face models (default: {FACE_STEPS} for the face, "
+                          "the speech engine's own for speech: 32)")
+    gen.add_argument("--speech-steps", type=int, metavar="N", help="ODE steps of neural speech, if other than --steps")
+    gen.add_argument("--solver", choices=ODE_METHODS,
+                     help="ODE solver of neural speech (default: the engine's, euler)")
     gen.add_argument("--cfg", type=float, default=2.0,
                      help="guidance: on the text for neural speech, on the motion for the neural face model "
                           "(default: %(default)s; 0 is none)")

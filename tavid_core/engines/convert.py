@@ -36,10 +36,15 @@ def converters() -> tuple[Converter, ...]:
     """Every engine's converter (imported here, on demand: an engine package stays importable without it)."""
     from ..analysis.speaker_encoder import MODEL, resemblyzer_weights
     from ..analysis.wheel_models import model
+    from .neural.face.liveportrait import convert as liveportrait
+    from .neural.speech.f5 import convert as f5
     encoder_file = model(MODEL).file
     return (
         Converter("resemblyzer speaker encoder", lambda name, held: resemblyzer_weights(held) is not None,
                   lambda name, held: {encoder_file: resemblyzer_weights(held)}),
+        Converter(liveportrait.MODEL, liveportrait.recognises, liveportrait.convert),
+        Converter("F5-TTS", f5.recognises_f5, f5.convert_f5),
+        Converter("Vocos mel-24khz", f5.recognises_vocos, f5.convert_vocos),
     )
 
 

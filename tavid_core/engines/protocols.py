@@ -46,9 +46,10 @@ class SpeakerMapper(Engine):
     @abstractmethod
     def map_face(self, image: np.ndarray, *, runtime: Runtime, reference_audio: tuple[np.ndarray, int] | None = None,
                  voice: str = "auto", pitch_semitones: float | None = None, rate: float | None = None,
-                 where: str = "face") -> Voice:
+                 where: str = "face", reference_text: str | None = None) -> Voice:
         """A voice for the person in `image` (uint8 RGB). `voice` other than "auto" picks one by name;
-        `pitch_semitones` / `rate` override what the face suggests."""
+        `pitch_semitones` / `rate` override what the face suggests. `reference_audio` is a recording of the
+        person's voice and `reference_text` the words said in it (voice-cloning engines need both)."""
 
 
 class SpeechGenerator(Engine):

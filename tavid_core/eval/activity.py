@@ -109,19 +109,23 @@ class Activity:
         return self.backchannel[person, self._cells(fps, count)]
 
     def turns(self) -> list[Turn]:
-        """Each person's stretches of speech, merging their pauses shorter than MERGE_GAP_S unless the
-        other person speaks in between."""
-        pieces = []
-        for person in (0, 1):
-            pieces += [(a, b, person) for a, b in runs(self.owner == person)]
-        pieces.sort()
-        merged: list[list[int]] = []
-        for a, b, person in pieces:
-            if merged and merged[-1][2] == person and a - merged[-1][1] < MERGE_GAP_S * RATE:
-                merged[-1][1] = b
-            else:
-                merged.append([a, b, person])
-        return [Turn(p, a / RATE, b / RATE) for a, b, p in merged]
+        return turns_of(self.owner)
+
+
+def turns_of(owner: np.ndarray) -> list[Turn]:
+    """Each person's stretches of speech on the activity grid, merging their pauses shorter than
+    MERGE_GAP_S unless the other person speaks in between."""
+    pieces = []
+    for person in (0, 1):
+        pieces += [(a, b, person) for a, b in runs(owner == person)]
+    pieces.sort()
+    merged: list[list[int]] = []
+    for a, b, person in pieces:
+        if merged and merged[-1][2] == person and a - merged[-1][1] < MERGE_GAP_S * RATE:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b, person])
+    return [Turn(p, a / RATE, b / RATE) for a, b, p in merged]
 
 
 def grid_times(count: int) -> np.ndarray:
@@ -169,6 +173,13 @@ def face_owner(signals: tuple[FaceSignals, FaceSignals]) -> np.ndarray:
     owner = np.argmax(motion, axis=0)
     size = max(1, int(round(OWNER_SMOOTHING_S * signals[0].fps)) | 1)
     return median_filter(owner, size=size, mode="nearest")
+
+
+def timeline_owner(audio_16k: np.ndarray, reference: Reference, segments: list[tuple[float, float]]) -> np.ndarray:
+    """[N] on the activity grid over the sound: who speaks by the timeline where speech is heard, -1 in
+    silence. It needs no faces, so the sound can be measured while they are still being tracked."""
+    times = grid_times(int(np.ceil(len(audio_16k) / VAD_RATE * RATE)))
+    return np.where(spans_mask(segments, times), _owner_from_timeline(reference, times), -1).astype(np.int8)
 
 
 def measure_activity(audio_16k: np.ndarray, signals: tuple[FaceSignals, FaceSignals], reference: Reference,

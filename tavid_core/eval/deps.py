@@ -6,9 +6,9 @@ import importlib.util
 
 from ..errors import EngineUnavailableError
 
-# import name -> distribution name
-EVAL_PACKAGES = {"silero_vad": "silero-vad", "speechmos": "speechmos", "pocketsphinx": "pocketsphinx",
-                 "librosa": "librosa", "requests": "requests"}
+# import name -> distribution name. The recognisers (Whisper, else pocketsphinx) and MediaPipe come with the
+# extra too, but each has a fallback the report names (analysers() in evaluate.py), so none is required.
+EVAL_PACKAGES = {"silero_vad": "silero-vad", "speechmos": "speechmos", "librosa": "librosa", "requests": "requests"}
 INSTALL_HINT = ('pip install "comfyui-tavid[eval]" (from a checkout: pip install -e ".[eval]"; into ComfyUI\'s '
                 'Python: pip install -r custom_nodes/ComfyUI-TAVID/requirements-eval.txt)')
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..analysis.spans import runs
 from .activity import RATE, Activity
-from .face_signals import MOUTH_CLOSED, FaceSignals, reaction_frames
+from .face_signals import FaceSignals, reaction_frames
 from .signal_math import lagged_correlation, ratio_or_none
 
 REACTION_WINDOW_S = 1.0
@@ -49,7 +49,7 @@ def listening(listener: int, signals: tuple[FaceSignals, FaceSignals], activity:
         if listening_frames.sum() >= MIN_FRAMES_S * fps else None
     during, silence = _mean_energy(speed, listening_frames, fps), _mean_energy(speed, silent_frames, fps)
     return {
-        "mouth_closed_share": float(np.mean(me.aperture[listening_frames] < MOUTH_CLOSED))
+        "mouth_closed_share": float(np.mean(me.mouth_closed()[listening_frames]))
         if listening_frames.any() else None,
         "head_motion_listening": during,
         "head_motion_silence": silence,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import TavidError
-from ..types import Dialogue, Segment, Speech
+from ..types import Dialogue, Segment, Speech, Word
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,25 @@ def _tags(item: dict) -> tuple[str, ...]:
     return tuple(str(t) for t in tags) if isinstance(tags, list) else ()
 
 
+def _words(item: dict) -> tuple[Word, ...]:
+    """The turn's word times, when the JSON has them (tavid generate writes them); entries that are not
+    {"word", "start", "end"} are skipped."""
+    found = item.get("words")
+    out = []
+    for w in found if isinstance(found, list) else ():
+        try:
+            out.append(Word(str(w["word"]), float(w["start"]), float(w["end"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(out)
+
+
+def timed_words(reference: Reference, person: int) -> list[tuple[str, float]]:
+    """The person's words on the timeline as (normalised word, start), backchannels left out."""
+    return [(token, w.start_s) for s in reference.segments if s.speaker == person and not s.is_backchannel
+            for w in s.words for token in words(w.text)]
+
+
 def reference_from_speech(speech: Speech) -> Reference:
     return Reference(tuple(speech.timeline), _texts(speech.timeline), "speech timeline")
 
@@ -72,7 +91,7 @@ def load_timeline(path: str) -> Reference:
             raise TavidError(f"turn {i} has speaker {speaker} from {start} s to {end} s; speakers are 0 and 1 "
                              "and a turn must end after it starts", where=path)
         segments.append(Segment(turn=i, speaker=speaker, start_s=start, end_s=end, text=str(item.get("text", "")),
-                                tags=_tags(item)))
+                                words=_words(item), tags=_tags(item)))
     segments.sort(key=lambda s: s.start_s)
     names = data.get("speakers")
     names = tuple(map(str, names)) if isinstance(names, list) and len(names) == 2 else None
@@ -80,5 +99,26 @@ def load_timeline(path: str) -> Reference:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words without punctuation, as a recogniser writes them ("don't" stays one word)."""
-    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
+    """Lower-case words without punctuation, as a recogniser writes them ("don't" stays one word), numbers
+    spelled out ("8" and "eight" are the same word to a listener)."""
+    found = re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
+    return [w for token in found for w in (spelled(token) if token.isdigit() else [token])]
+
+
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+         "seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def spelled(number: str) -> list[str]:
+    """The words of a whole number below a million ("21" -> ["twenty", "one"]); larger ones as they are."""
+    n = int(number)
+    if n >= 1_000_000:
+        return [number]
+    if n >= 1000:
+        return spelled(str(n // 1000)) + ["thousand"] + (spelled(str(n % 1000)) if n % 1000 else [])
+    if n >= 100:
+        return [_ONES[n // 100], "hundred"] + (spelled(str(n % 100)) if n % 100 else [])
+    if n >= 20:
+        return [_TENS[n // 10]] + ([_ONES[n % 10]] if n % 10 else [])
+    return [_ONES[n]]

@@ -3,7 +3,7 @@ and the text `tavid eval` prints.
 
 JSON layout (key names are stable; a missing measurement is null):
 
-    {"version": 1, "video": {...}, "reference": {...},
+    {"version": 2, "video": {...}, "reference": {...},
      "realism":   {"A": {...}, "B": {...}, "overall": {...}},
      "listening": {"A": {...}, "B": {...}, "overall": {...}},
      "fluency":   {"A": {...}, "B": {...}, "overall": {...}},
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2   # 2: keys added (lip sync against chance, Whisper, voices); none renamed
 PEOPLE = ("A", "B")
 
 
@@ -42,9 +42,22 @@ SECTIONS: dict[str, tuple[str, tuple[Metric, ...]]] = {
         Metric("identity_distance_max", "identity distance, worst", "", 3, "the largest of those distances", "lower",
                overall="max"),
         Metric("lip_sync_corr", "lip sync correlation", "", 3,
-               "correlation of mouth opening with the speaker's loudness, at the best lag", "higher"),
+               "correlation of mouth opening with the speaker's loudness, at the best lag (raw: a still or "
+               "unrelated mouth reaches the chance level, lip_sync_null)", "higher"),
+        Metric("lip_sync_excess", "lip sync above chance", "", 3,
+               "that correlation above its chance level, as a share of the way from there to 1; 0 for a mouth "
+               "that does not move", "higher"),
+        Metric("lip_sync_null", "lip sync by chance", "", 3,
+               "mean best-lag correlation with the sound shifted by seconds: what no sync scores", "lower"),
+        Metric("lip_sync_p", "lip sync p-value", "", 3,
+               "share of those shifts scoring as high (how likely the sync is chance); 1 without mouth motion",
+               "lower"),
+        Metric("mouth_motion", "mouth motion over noise", "", 1,
+               "spread of the mouth opening while speaking over landmark noise; under 4 is no mouth motion",
+               "higher"),
         Metric("av_offset_frames", "audio-video offset", "frames", 0,
-               "lag of the best correlation; positive: the sound comes after the mouth", "≈0"),
+               "lag of the best correlation; positive: the sound comes after the mouth (none without mouth "
+               "motion)", "≈0"),
         Metric("jitter", "landmark jitter", "‰", 1,
                "RMS distance of head landmarks from their 5-frame average, thousandths of the face size", "lower"),
         Metric("sharpness_ratio", "sharpness vs reference", "", 2,
@@ -53,7 +66,8 @@ SECTIONS: dict[str, tuple[str, tuple[Metric, ...]]] = {
     )),
     "listening": ("2. Listening responsiveness", (
         Metric("mouth_closed_share", "mouth closed while listening", "", 2,
-               "share of the partner's speaking frames with this mouth closed", "higher"),
+               "share of the partner's speaking frames with this mouth closed (lips together, or with MediaPipe "
+               "a shut jaw behind parted lips)", "higher"),
         Metric("head_motion_listening", "head motion, listening", "", 4,
                "mean squared head speed (face sizes per second) while the partner speaks"),
         Metric("head_motion_silence", "head motion, silence", "", 4, "the same while nobody speaks"),
@@ -104,13 +118,31 @@ SECTIONS: dict[str, tuple[str, tuple[Metric, ...]]] = {
         Metric("dnsmos_bak", "DNSMOS BAK", "", 2, "background quietness, 1-5", "higher"),
         Metric("dnsmos_ovrl", "DNSMOS OVRL", "", 2, "overall quality, 1-5", "higher"),
         Metric("wer", "word error rate", "", 3,
-               "pocketsphinx against the script (needs a timeline or script); weak on robotic voices", "lower",
-               overall="measured"),
+               "Whisper tiny.en (pocketsphinx without it: see the report's words_by) against the script (needs a "
+               "timeline or script)", "lower", overall="measured"),
+        Metric("word_timing_ms", "word timing error", "ms", 0,
+               "median |heard start - timeline start| of the words heard right (Whisper, timeline with words)",
+               "lower", overall="measured"),
         Metric("pitch_median_hz", "pitch, median", "Hz", 0, "median F0 of the voiced frames", overall="none"),
         Metric("pitch_p10_hz", "pitch, p10", "Hz", 0, "10th percentile", overall="none"),
         Metric("pitch_p90_hz", "pitch, p90", "Hz", 0, "90th percentile", overall="none"),
         Metric("pitch_range_st", "pitch range", "st", 1, "p90 over p10 in semitones: flat voices score low",
                overall="none"),
+        Metric("voice_consistency", "one voice throughout", "", 3,
+               "mean cosine of this person's speech pieces (speaker encoder) to their centroid", "higher"),
+        Metric("voice_separation", "voices told apart", "", 3,
+               "how much closer a piece is to the rest of its person's than to the other person's: 0 for one "
+               "voice", "higher", per_person=False, overall="measured"),
+        Metric("voice_similarity", "voice similarity", "", 3, "cosine of the two people's voice centroids", "lower",
+               per_person=False, overall="measured"),
+        Metric("face_age_years", "face's apparent age", "y", 0,
+               "apparent age of the reference photo (or first frame) by the age network", overall="none"),
+        Metric("face_male_prob", "face reads as a man", "", 2,
+               "probability by the sex network (a guess about appearance)", overall="none"),
+        Metric("voice_male_prob", "voice reads as a man", "", 2,
+               "from the median pitch: 0.5 at 160 Hz, 0.84 at 140 Hz, 0.16 at 180 Hz", overall="none"),
+        Metric("voice_face_match", "voice suits the face", "", 2,
+               "1 when the median pitch is in the range expected for the face's apparent age and sex", "≈1"),
     )),
 }
 
@@ -158,25 +190,43 @@ def _cell(metric: Metric, value) -> str:
     return f"{text} {metric.unit}".rstrip() if metric.unit else text
 
 
-def format_report(report: dict) -> str:
-    """The four sections as aligned text tables."""
+def report_tables(report: dict) -> dict:
+    """The report as display tables, what `format_report` prints and the pack's frontend draws in the
+    Evaluate node: a heading, then per section a title, the column heads and one row per metric (its label,
+    its cells as text, what is better, what it means)."""
     video, ref = report["video"], report["reference"]
     names = ref.get("names") or list(PEOPLE)
-    lines = [f"{video['name']}: {video['duration_s']:.1f} s, {video['frames']} frames at {video['fps']:g} fps, "
-             f"{video['width']}x{video['height']}",
-             f"who speaks when: from the {ref['speakers_from']}"
-             + (f" ({ref['source']})" if ref.get("source") not in (None, "none") else "")]
-    heads = [f"A {names[0]}"[:14], f"B {names[1]}"[:14], "overall"]
+    source = f" ({ref['source']})" if ref.get("source") not in (None, "none") else ""
+    heading = [f"{video['name']}: {video['duration_s']:.1f} s, {video['frames']} frames at {video['fps']:g} fps, "
+               f"{video['width']}x{video['height']}", f"who speaks when: from the {ref['speakers_from']}{source}"]
+    used = [f"{label} {ref[key]}" for key, label in (("landmarks", "faces"), ("words_by", "words"),
+                                                       ("voices_by", "voices"), ("age_sex_by", "age and sex"))
+            if ref.get(key)]
+    if used:
+        heading.append("measured with: " + "; ".join(used))
+    heading += [f"note: {note}" for note in ref.get("notes") or ()]
+    sections = []
     for section, (title, metrics) in SECTIONS.items():
         data = report[section]
-        lines += ["", title, f"  {'':34}" + "".join(f"{h:>16}" for h in heads)]
-        for m in metrics:
-            cells = [(_cell(m, data[p].get(m.key)) if m.per_person else "") for p in PEOPLE]
-            cells.append(_cell(m, data["overall"].get(m.key)))
-            hint = f"  ({m.better})" if m.better else ""
-            lines.append(f"  {m.label:34}" + "".join(f"{c:>16}" for c in cells) + hint)
+        rows = [{"label": m.label, "better": m.better, "meaning": m.meaning,
+                 "cells": [(_cell(m, data[p].get(m.key)) if m.per_person else "") for p in PEOPLE]
+                 + [_cell(m, data["overall"].get(m.key))]} for m in metrics]
+        sections.append({"title": title, "heads": [f"A {names[0]}"[:14], f"B {names[1]}"[:14], "overall"],
+                         "rows": rows})
     seconds = report.get("seconds", {})
-    if seconds:
-        lines += ["", "evaluated in " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())]
-    return "\n".join(lines)
+    footer = "evaluated in " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()) if seconds else ""
+    return {"heading": heading, "sections": sections, "footer": footer}
 
+
+def format_report(report: dict) -> str:
+    """The four sections as aligned text tables."""
+    tables = report_tables(report)
+    lines = list(tables["heading"])
+    for table in tables["sections"]:
+        lines += ["", table["title"], f"  {'':34}" + "".join(f"{h:>16}" for h in table["heads"])]
+        for row in table["rows"]:
+            hint = f"  ({row['better']})" if row["better"] else ""
+            lines.append(f"  {row['label']:34}" + "".join(f"{c:>16}" for c in row["cells"]) + hint)
+    if tables["footer"]:
+        lines += ["", tables["footer"]]
+    return "\n".join(lines)

@@ -1,8 +1,8 @@
-"""Speech quality per person: DNSMOS (P.835 signal, background, overall), intelligibility as the word
-error rate of pocketsphinx against the script, and pitch statistics.
+"""Speech quality per person: DNSMOS (P.835 signal, background, overall), intelligibility (the word error
+rate of a recogniser against the script, words_heard.py), pitch statistics, and the voices themselves
+(voices.py): one voice per person, two people told apart.
 
-pocketsphinx is a small recogniser: its WER is a fair comparison between natural-sounding voices,
-but it misreads robotic ones (espeak scores ~0.9 however clear it is to a person).
+It reads only the sound and who speaks when, so with a timeline it runs while the faces are tracked.
 """
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import numpy as np
 
 from ..analysis.audio_features import pitch_hz
 from ..analysis.spans import runs
-from .activity import RATE, VAD_RATE, Activity
+from .activity import RATE, VAD_RATE, turns_of
 from .deps import require
-from .reference import words
+from .reference import Reference
+from .voices import voice_measures
+from .words_heard import word_measures
 
 MIN_MOS_S = 1.0          # DNSMOS needs at least this much speech
 DNSMOS_WINDOW_S = 9.01   # the length DNSMOS scores at once
-TURN_PAD_S = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -55,43 +56,6 @@ def dnsmos(audio: np.ndarray) -> dict:
     return {f"dnsmos_{k}": float(np.mean([s[f"{k}_mos"] for s in scores])) for k in ("sig", "bak", "ovrl")}
 
 
-_decoder = None
-
-
-def transcribe(audio: np.ndarray) -> list[str]:
-    """pocketsphinx's words for 16 kHz audio."""
-    global _decoder
-    if _decoder is None:
-        _decoder = require("pocketsphinx").Decoder(samprate=VAD_RATE, loglevel="FATAL")
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    _decoder.start_utt()
-    _decoder.process_raw(pcm, full_utt=True)
-    _decoder.end_utt()
-    hyp = _decoder.hyp()
-    return words(hyp.hypstr) if hyp is not None else []
-
-
-def word_errors(reference: list[str], hypothesis: list[str]) -> int:
-    """Levenshtein distance in words (substitutions + deletions + insertions)."""
-    row = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, 1):
-        prev, row[0] = row[0], i
-        for j, hyp in enumerate(hypothesis, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ref != hyp))
-    return row[-1]
-
-
-def recognised_words(audio: np.ndarray, activity: Activity, person: int) -> list[str]:
-    """The person's turns, each decoded on its own (with a little context either side)."""
-    out: list[str] = []
-    pad = int(TURN_PAD_S * VAD_RATE)
-    for turn in activity.turns():
-        if turn.speaker == person:
-            a, b = int(turn.start_s * VAD_RATE), int(turn.end_s * VAD_RATE)
-            out += transcribe(audio[max(0, a - pad):b + pad])
-    return out
-
-
 def fold_octaves(f0: np.ndarray) -> np.ndarray:
     """Autocorrelation pitch sometimes lands an octave off; values near twice or half the median are
     taken back to the median's octave, so a range measures intonation and not tracking errors."""
@@ -110,19 +74,19 @@ def pitch_stats(f0: np.ndarray, mask: np.ndarray) -> dict:
             "pitch_range_st": float(12 * np.log2(p90 / p10))}
 
 
-def speech_quality(audio: np.ndarray, activity: Activity, texts: tuple[str, str] | None) -> dict:
-    """{"A": {...}, "B": {...}, "overall": {"wer": pooled over both}} for the 16 kHz mix."""
+def speech_quality(audio: np.ndarray, owner: np.ndarray, reference: Reference, recogniser: str | None,
+                   voices: bool) -> dict:
+    """{"A": {...}, "B": {...}, "overall": {...}} for the 16 kHz mix, `owner` saying who speaks on the activity
+    grid; `recogniser` names the one to use (None: no word error rates), `voices` whether the speaker
+    encoder is there."""
     f0 = pitch_hz(audio, VAD_RATE, rate=RATE)
-    out, errors, total = {}, 0, 0
+    turns = turns_of(owner)
+    heard = word_measures(audio, turns, reference, recogniser)
+    voiced = voice_measures(audio, turns) if voices else None
+    out = {}
     for person, key in enumerate("AB"):
-        mask = activity.owner == person
-        entry = {**dnsmos(speech_of(audio, mask)), "wer": None, **pitch_stats(f0, mask)}
-        if texts is not None:
-            ref = words(texts[person])
-            if ref:
-                wrong = word_errors(ref, recognised_words(audio, activity, person))
-                entry["wer"] = wrong / len(ref)
-                errors, total = errors + wrong, total + len(ref)
-        out[key] = entry
-    out["overall"] = {"wer": errors / total if total else None}
+        mask = owner == person
+        out[key] = {**dnsmos(speech_of(audio, mask)), **heard[key], **pitch_stats(f0, mask),
+                    "voice_consistency": voiced[key]["voice_consistency"] if voiced else None}
+    out["overall"] = {**heard["overall"], **(voiced["overall"] if voiced else {})}
     return out

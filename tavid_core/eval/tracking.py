@@ -19,6 +19,7 @@ from ..errors import FaceNotFoundError, TavidError
 from ..media.images import as_uint8_rgb, resize
 from ..runtime import Runtime
 from .clip import Clip
+from .landmark_layout import DLIB68, Layout
 
 MEDIAN_KEYFRAMES = 15      # box size: the median over this many recent detections
 BOX_PER_SPAN = 1.085        # dlib's detector box is this many times the width of its 68 points, centred on them
@@ -35,17 +36,27 @@ Box = tuple[float, float, float, float]
 class FaceTrack:
     """One person's face through the clip."""
 
-    landmarks: np.ndarray                 # [T, 68, 2] pixels; interpolated where the face was not found
-    found: np.ndarray                     # [T] bool: a detection was near this frame
+    landmarks: np.ndarray                 # [T, points, 2] pixels (see layout); interpolated where not found
+    found: np.ndarray                     # [T] bool: the face was found in (or near) this frame
     size: float                           # median distance between the eye centres, pixels
     embeddings: list[np.ndarray] = field(default_factory=list)
     sharpness: list[float] = field(default_factory=list)
+    layout: Layout = DLIB68
+    blendshapes: np.ndarray | None = None  # [T, 52] MediaPipe's scores (BLENDSHAPES order), with its landmarks
+    angles: np.ndarray | None = None       # [T, 3] yaw, pitch, roll (radians), with MediaPipe's landmarks
+    first_face: np.ndarray | None = None   # the face as first seen (a crop of the frame), for its apparent age
 
 
-def face_crop(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def eye_distance(landmarks: np.ndarray, layout: Layout = DLIB68) -> np.ndarray:
+    """Distance between the eye centres ([..., points, 2] -> [...])."""
+    return np.linalg.norm(landmarks[..., layout.left_eye, :].mean(-2) - landmarks[..., layout.right_eye, :].mean(-2),
+                          axis=-1)
+
+
+def face_crop(image: np.ndarray, landmarks: np.ndarray, layout: Layout = DLIB68) -> np.ndarray:
     """A square around the face, four eye distances wide, scaled to a fixed size. It is placed by the
     landmarks rather than the detector's box, whose size varies with the scale it was detected at."""
-    eyes = np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0))
+    eyes = float(eye_distance(landmarks, layout))
     cx, cy = landmarks.mean(0)
     half = 2.0 * max(eyes, 4.0)
     h, w = image.shape[:2]
@@ -54,10 +65,10 @@ def face_crop(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return resize(image[y0:y1, x0:x1], SHARPNESS_CROP, SHARPNESS_CROP)
 
 
-def sharpness(image: np.ndarray, landmarks: np.ndarray) -> float:
+def sharpness(image: np.ndarray, landmarks: np.ndarray, layout: Layout = DLIB68) -> float:
     """Variance of the Laplacian of the grey face crop: higher is sharper."""
     from scipy.ndimage import laplace
-    grey = face_crop(image, landmarks).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    grey = face_crop(image, landmarks, layout).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     return float(laplace(grey).var())
 
 
@@ -99,7 +110,7 @@ def _steady(box: Box, widths: list[float]) -> Box:
     return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
-def _landmark_box(analyzer, frame: np.ndarray, box: Box) -> Box:
+def landmark_box(analyzer, frame: np.ndarray, box: Box) -> Box:
     """The box the detector would draw around the landmarks fitted in `box`. dlib's shape model reads a
     face best in the boxes it was trained on, and the detector's own boxes jump by pyramid steps (up to
     a fifth in size); in the wrong box thin or pale lips read as parted."""
@@ -143,12 +154,36 @@ class _Rows:
         return np.concatenate(self.chunks)[:self.count] if self.chunks else np.empty((0, *self.shape), np.float32)
 
 
+def sampling_interval(clip: Clip) -> int:
+    """Frames between identity and sharpness samples: at most MAX_IDENTITY_SAMPLES, a second apart at least."""
+    return max(1, int(round(clip.fps)), int(np.ceil(clip.num_frames / MAX_IDENTITY_SAMPLES)),
+               int(MIN_SAMPLE_GAP_S * clip.fps))
+
+
+def take_sample(track: FaceTrack, frame: np.ndarray, box: Box, points: np.ndarray, layout: Layout) -> None:
+    """An identity embedding and a sharpness of the face in `box` (and, the first time, the face itself)."""
+    track.embeddings.append(face_analyzer().embedding(frame, box))
+    track.sharpness.append(sharpness(frame, points, layout))
+    if track.first_face is None:
+        cx, cy = _centre(box)
+        half = box[2] - box[0]                       # twice the box: the whole head, for a detector to find
+        h, w = frame.shape[:2]
+        track.first_face = frame[int(max(0, cy - half)):int(min(h, cy + half)),
+                                 int(max(0, cx - half)):int(min(w, cx + half))].copy()
+
+
+def check_frame(frame: np.ndarray, shape: tuple[int, ...], index: int, where: str) -> None:
+    if frame.shape != tuple(shape):
+        raise TavidError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the first was {shape[1]}x{shape[0]}",
+                         where=where)
+
+
 def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[FaceTrack, FaceTrack]:
     """Landmarks of both faces in every frame, plus identity and sharpness samples."""
     analyzer = face_analyzer()
     start_boxes, upsample = find_pair(clip, where)
     step = max(1, int(round(clip.fps)))
-    sample_every = max(step, int(np.ceil(clip.num_frames / MAX_IDENTITY_SAMPLES)), int(MIN_SAMPLE_GAP_S * clip.fps))
+    sample_every = sampling_interval(clip)
 
     last = list(start_boxes)                       # last known box of each person
     key_index, key_boxes = 0, [None, None]          # the previous keyframe and what it found
@@ -173,9 +208,7 @@ def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fac
                 landmarks[person].append(points)
                 found[person].append(a is not None or b is not None)
                 if index % sample_every == 0:
-                    track = tracks[person]
-                    track.embeddings.append(analyzer.embedding(frame, box))
-                    track.sharpness.append(sharpness(frame, points))
+                    take_sample(tracks[person], frame, box, points, DLIB68)
         pending.clear()
 
     count = 0
@@ -183,11 +216,9 @@ def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fac
         frame = as_uint8_rgb(frame)
         if buffer is None:
             buffer = np.empty((step, *frame.shape), np.uint8)
-        if frame.shape != buffer.shape[1:]:
-            raise TavidError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the first was "
-                                    f"{buffer.shape[2]}x{buffer.shape[1]}", where=where)
+        check_frame(frame, buffer.shape[1:], index, where)
         if index % step == 0:
-            boxes = [b and _landmark_box(analyzer, frame, b) for b in _match(last, _detect(frame, upsample))]
+            boxes = [b and landmark_box(analyzer, frame, b) for b in _match(last, _detect(frame, upsample))]
             for person, box in enumerate(boxes):
                 if box is not None:
                     sizes[person].append(box[2] - box[0])
@@ -202,6 +233,11 @@ def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fac
     for person, track in enumerate(tracks):
         track.landmarks = landmarks[person].array()
         track.found = found[person].array() > 0.5
-        eyes = np.linalg.norm(track.landmarks[:, 36:42].mean(1) - track.landmarks[:, 42:48].mean(1), axis=1)
-        track.size = float(np.median(eyes[track.found])) if track.found.any() else float(np.median(eyes))
+        track.size = typical_size(track.landmarks, track.found, DLIB68)
     return tracks[0], tracks[1]
+
+
+def typical_size(landmarks: np.ndarray, found: np.ndarray, layout: Layout) -> float:
+    """The median eye distance over the frames where the face was found."""
+    eyes = eye_distance(landmarks, layout)
+    return float(np.median(eyes[found])) if found.any() else float(np.median(eyes))

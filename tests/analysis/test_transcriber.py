@@ -5,7 +5,7 @@ import pytest
 
 from tavid_core.analysis.transcriber import transcriber, transcriber_unavailable
 from tavid_core.eval.reference import words
-from tavid_core.eval.speech_quality import word_errors
+from tavid_core.eval.words_heard import word_errors
 
 
 @pytest.fixture(scope="module")

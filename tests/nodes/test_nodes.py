@@ -23,10 +23,11 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 
 
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
-    assert set(nodes) == {"TAVIDDialogueScript", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader", "TAVIDLoraLoader",
-                          "TAVIDTextEncoder", "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDDialogueAudio",
-                          "TAVIDMotionMapper",
-                          "TAVIDFaceSampler", "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDEvaluate"}
+    assert set(nodes) == {"TAVIDDialogueScript", "TAVIDLoadPortrait", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader",
+                          "TAVIDF5Loader", "TAVIDLoraLoader", "TAVIDLivePortraitLoader", "TAVIDTextEncoder",
+                          "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDDialogueAudio",
+                          "TAVIDMotionMapper", "TAVIDFaceSampler",
+                          "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDRenderVideo", "TAVIDEvaluate"}
     for cls in nodes.values():
         schema = cls.define_schema()
         schema.validate()
@@ -34,6 +35,22 @@ def test_every_node_of_the_design_is_registered_with_docs(nodes):
         assert len(schema.description) > 40
         for socket in schema.inputs + schema.outputs:
             assert socket.tooltip, f"{schema.node_id}.{socket.id} has no tooltip"
+
+
+def test_every_output_is_shown_under_the_name_of_what_it_is(nodes):
+    """ComfyUI shows an output's display name, or else its type: AUDIO, AUDIO, AUDIO says nothing."""
+    def names(node_id):
+        return [o.display_name for o in nodes[node_id].define_schema().outputs]
+
+    for node_id in nodes:
+        assert None not in names(node_id), f"{node_id} has an output shown only as its type"
+        assert len(set(names(node_id))) == len(names(node_id)), node_id
+    assert names("TAVIDSpeechGenerator") == ["mix", "A", "B", "speech"]
+    assert names("TAVIDMotionMapper") == ["motion A", "motion B", "fps"]
+    assert names("TAVIDFaceSampler") == ["frames"]
+    assert names("TAVIDComposeDialogue") == ["frames", "speaker mask"]
+    assert names("TAVIDBuiltinEngines") == names("TAVIDCheckpointLoader") == [
+        "text encoder", "speech model", "speaker mapper", "motion mapper", "face model"]
 
 
 def test_pack_registers_through_comfy_entrypoint_only(pack):
@@ -52,8 +69,10 @@ def graph(nodes, faces):
     out["voice_a"] = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["grace_hopper"]))[0]
     out["voice_b"] = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["astronaut"]), pitch_shift=1.0,
                                     speed=1.1)[0]
-    out["audio"], out["audio_a"], out["audio_b"], out["speech"] = nodes["TAVIDSpeechGenerator"].execute(
-        speech_model=sm, text=out["text"], voice_a=out["voice_a"], voice_b=out["voice_b"], seed=3).args
+    spoken = nodes["TAVIDSpeechGenerator"].execute(speech_model=sm, text=out["text"], voice_a=out["voice_a"],
+                                                   voice_b=out["voice_b"], seed=3)
+    out["audio"], out["audio_a"], out["audio_b"], out["speech"] = spoken.args
+    out["speech_ui"] = spoken.ui
     out["motion_a"], out["motion_b"], out["fps"] = nodes["TAVIDMotionMapper"].execute(
         motion_mapper=mm, speech=out["speech"], fps=25.0, seed=1, expressiveness=1.0).args
     sampler = nodes["TAVIDFaceSampler"]
@@ -82,6 +101,14 @@ def test_graph_outputs_use_comfyui_types(graph):
     assert torch.equal(graph["images"][:, :, :SIZE], graph["frames_a"])
     assert graph["mask"].shape == (frames, SIZE, 2 * SIZE)
     assert graph["voice_b"].pitch_semitones > 0.5 and graph["voice_b"].rate > 1.05
+
+
+def test_speech_generator_tells_the_frontend_who_speaks_when(graph):
+    shown = json.loads(json.dumps(graph["speech_ui"]))["tavid_speech"][0]   # as it goes over the socket
+    speech = graph["speech"]
+    assert shown["speakers"] == ["Ada", "B"] and shown["duration"] == pytest.approx(speech.duration_s, abs=1e-3)
+    assert [s[0] for s in shown["segments"]] == [seg.speaker for seg in speech.timeline]
+    assert shown["segments"][1][1] == pytest.approx(speech.timeline[1].start_s, abs=1e-3)
 
 
 def test_speaker_mask_follows_who_speaks(graph):
@@ -172,10 +199,19 @@ def test_node_errors_name_the_node_and_field(nodes, graph, cat_image):
 
 def test_evaluate_node_on_the_graph_output(nodes, graph, faces):
     pytest.importorskip("silero_vad", reason="the [eval] extra is not installed")
-    text, report_json = nodes["TAVIDEvaluate"].execute(
+    result = nodes["TAVIDEvaluate"].execute(
         images=graph["images"], audio=graph["audio"], frame_rate=graph["fps"], speech=graph["speech"],
-        dialogue=graph["dialogue"], reference_a=image_tensor(faces["grace_hopper"])).args
+        dialogue=graph["dialogue"], reference_a=image_tensor(faces["grace_hopper"]))
+    text, report_json = result.args
     report = json.loads(report_json)
+    tables = json.loads(json.dumps(result.ui["tavid_report"][0]))   # what the frontend draws in the node
+    assert [t["title"] for t in tables["sections"]] == ["1. Talking-face realism", "2. Listening responsiveness",
+                                                        "3. Dyadic fluency", "4. Speech quality"]
+    assert tables["sections"][0]["heads"] == ["A Ada", "B B", "overall"]
+    distance = tables["sections"][0]["rows"][0]
+    assert distance["label"] == "identity distance"
+    assert distance["cells"][0] == f"{report['realism']['A']['identity_distance']:.3f}"
+    assert result.ui["text"] == [text]
     assert report["reference"]["speakers_from"] == "timeline" and report["reference"]["names"] == ["Ada", "B"]
     assert report["reference"]["faces"] == ["image", "first frame"]
     assert report["video"]["frames"] == len(graph["images"])
@@ -216,6 +252,66 @@ def test_checkpoint_loader_explains_itself(nodes, models_dir):
     (models_dir / "outside.safetensors").write_bytes(b"x")
     with pytest.raises(Exception, match="TAVID Checkpoint Loader / ckpt_name: no file"):
         loader.execute(ckpt_name="../outside.safetensors")
+
+
+def test_liveportrait_loader_offers_the_folders_that_hold_its_files(nodes, models_dir, liveportrait_weights):
+    import os
+
+    from tavid_core.engines.neural.face.liveportrait.files import NAMES
+    loader = nodes["TAVIDLivePortraitLoader"]
+    options = lambda: loader.define_schema().inputs[0].widget["options"]  # noqa: E731
+    assert options() == ["(no LivePortrait files found)"]
+    with pytest.raises(Exception, match=r"^TAVID LivePortrait Loader / folder: there are no LivePortrait files in "
+                                        r"models/liveportrait\. Put the five"):
+        loader.execute(folder=options()[0])
+    folder, animal = models_dir / "liveportrait", models_dir / "liveportrait" / "animal"
+    animal.mkdir()
+    for name in NAMES:
+        os.symlink(liveportrait_weights / name, folder / name)
+    for name in NAMES[1:]:
+        os.symlink(liveportrait_weights / name, animal / name)
+    assert options() == ["liveportrait", "liveportrait/animal"]
+    model = loader.execute(folder="liveportrait", dtype="fp32", device="cpu", batch=3)[0]
+    assert model.name == "liveportrait" and model.frames_per_batch(torch.device("cpu")) == 3
+    assert sum(p.numel() for m in model.modules() for p in m.parameters()) == 130_077_432
+    with pytest.raises(Exception, match=r"^TAVID LivePortrait Loader / appearance_feature_extractor.safetensors: not "
+                                        r"found in .*animal\. Put the five"):
+        loader.execute(folder="liveportrait/animal")
+    with pytest.raises(Exception, match="TAVID LivePortrait Loader / folder: .*leads out of it with '..'"):
+        loader.execute(folder="liveportrait/../tavid")
+
+
+def test_face_sampler_renders_with_liveportrait(nodes, graph, faces, tmp_path):
+    """The Face Sampler takes the LivePortrait engine as it is (the tiny configuration here: the full one renders
+    a frame in 18 s on a CPU core, see tavid bench face --engine liveportrait)."""
+    from helpers.liveportrait import write_tiny_weights
+    from tavid_core.engines.neural.face.liveportrait.config import tiny_config
+    from tavid_core.engines.neural.face.liveportrait.engine import LivePortraitFaceModel
+    from tavid_core.engines.neural.face.liveportrait.loader import load_liveportrait
+    model = LivePortraitFaceModel(load_liveportrait(write_tiny_weights(tmp_path), config=tiny_config()), tiny_config())
+    motion = graph["motion_a"].window(0, 10)
+    frames = nodes["TAVIDFaceSampler"].execute(face_model=model, image=image_tensor(faces["grace_hopper"]),
+                                               motion=motion, size=SIZE, face_toward="right")[0]
+    assert frames.shape == (10, SIZE, SIZE, 3) and frames.dtype == torch.float32
+    assert float((frames[1:] - frames[:-1]).abs().mean()) > 0   # the head moves
+
+
+def test_f5_loader_lists_models_f5_tts_and_names_what_does_not_fit(nodes, models_dir):
+    """The files as users keep them in models/f5_tts: the default of each list is the file for it; a tiny
+    seeded model reaches the loader through the node (and is refused as another size, by name)."""
+    from helpers.f5_files import write_f5_files
+    loader = nodes["TAVIDF5Loader"]
+    assert loader.define_schema().inputs[0].widget["options"] == ["(no .safetensors files found)"]
+    with pytest.raises(Exception, match="TAVID F5-TTS Loader / f5_model: there are no F5-TTS files in models/f5_tts"):
+        loader.execute(f5_model="(no .safetensors files found)", vocoder="(no .safetensors files found)")
+    write_f5_files(models_dir / "f5_tts")
+    model, vocoder = (socket.widget["options"][0] for socket in loader.define_schema().inputs[:2])
+    assert (model, vocoder) == ("F5TTS_v1_Base/model_1250000.safetensors", "vocos_mel_24khz.safetensors")
+    with pytest.raises(Exception, match=r"TAVID F5-TTS Loader / F5TTS_v1_Base/model_1250000.safetensors: is an F5-TTS "
+                                        r"model 64 wide with 2 blocks, not F5TTS_v1_Base"):
+        loader.execute(f5_model=model, vocoder=vocoder)
+    with pytest.raises(Exception, match="TAVID F5-TTS Loader / engines: two Vocos vocoders"):
+        loader.execute(f5_model=vocoder, vocoder=vocoder)
 
 
 def test_lora_loader_refuses_builtin_engines_but_passes_through_at_zero(nodes, graph, models_dir):
@@ -264,7 +360,8 @@ def test_face_sampler_takes_comfyui_sampler_and_sigmas(nodes, graph, faces):
 
 def test_comfyui_models_folders_are_registered_and_searched_for_wheel_models(pack, tmp_path, monkeypatch):
     """With ComfyUI's folder_paths (a stand-in with its API), models/tavid_analysis is registered and the
-    library looks there for the files `tavid models fetch` keeps."""
+    library looks there for the files `tavid models fetch` keeps; models/liveportrait and models/f5_tts,
+    safetensors only, are registered for the LivePortrait and F5-TTS loaders."""
     import importlib
     import sys
     import types
@@ -278,8 +375,10 @@ def test_comfyui_models_folders_are_registered_and_searched_for_wheel_models(pac
     runtime = importlib.import_module(f"{pack.__name__}.nodes.runtime")
     wheel_models = importlib.import_module(f"{pack.__name__}.tavid_core.analysis.wheel_models")
     runtime.register_model_folders()
-    assert set(registered) == {"tavid", "tavid_loras", "tavid_analysis"}
+    assert set(registered) == {"tavid", "tavid_loras", "tavid_analysis", "liveportrait", "f5_tts"}
     assert registered["tavid"][1] == {".safetensors"} and registered["tavid_analysis"][1] == set()
+    for key in ("liveportrait", "f5_tts"):
+        assert registered[key] == ([str(tmp_path / "models" / key)], {".safetensors"})
     folder = str(tmp_path / "models" / "tavid_analysis")
     try:
         assert folder in wheel_models.model_folders()

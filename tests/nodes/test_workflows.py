@@ -1,113 +1,118 @@
-"""The example workflow: well-formed, wired to real node inputs, and the same script as the CLI example."""
-import asyncio
+"""Every template in workflows/ (made by tests/comfyui/templates.py or by hand): it opens with a readable title,
+a thumbnail and no two nodes overlapping, its links match the node definitions, it converts to a complete API
+prompt, needs no file prepared by hand, and the ones templates.py makes are what it makes now."""
 import json
 
 import pytest
-from comfyui.workflow_format import ui_to_api, widget_slots
+from comfyui.templates import TEMPLATES, build
+from comfyui.workflow_checks import problems, title_problems, workflow_files
+from comfyui.workflow_format import ui_to_api
 
 from helpers.paths import ROOT
 
-WORKFLOWS = ["tavid_two_person_builtin.json", "tavid_two_person_evaluate.json",  # the second adds TAVID Evaluate
-             "tavid_two_person_checkpoint.json",  # the first with TAVID Checkpoint Loader in place of Built-in Engines
-             "tavid_two_person_neural.json"]  # the third with ComfyUI's KSamplerSelect / BasicScheduler on the faces
-
-# The core nodes the workflow uses, as ComfyUI 0.3.64's /object_info describes them.
-CORE = {
-    "LoadImage": {"input": {"required": {"image": [["example.png"], {"image_upload": True}]}},
-                  "input_order": {"required": ["image"]}, "output": ["IMAGE", "MASK"]},
-    "LoadAudio": {"input": {"required": {"audio": [["example.wav"], {"audio_upload": True}]}},
-                  "input_order": {"required": ["audio"]}, "output": ["AUDIO"]},
-    "CreateVideo": {"input": {"required": {"images": ["IMAGE", {}], "fps": ["FLOAT", {"default": 30.0}]},
-                              "optional": {"audio": ["AUDIO", {}]}},
-                    "input_order": {"required": ["images", "fps"], "optional": ["audio"]}, "output": ["VIDEO"]},
-    "KSamplerSelect": {"input": {"required": {"sampler_name": [["euler", "euler_ancestral", "dpmpp_2m", "uni_pc"]]}},
-                       "input_order": {"required": ["sampler_name"]}, "output": ["SAMPLER"]},
-    "BasicScheduler": {"input": {"required": {"model": ["MODEL"], "scheduler": [["simple", "sgm_uniform", "karras",
-                                                                                  "exponential", "normal"]],
-                                              "steps": ["INT", {"default": 20, "min": 1, "max": 10000}],
-                                              "denoise": ["FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0}]}},
-                       "input_order": {"required": ["model", "scheduler", "steps", "denoise"]}, "output": ["SIGMAS"]},
-    "SaveVideo": {"input": {"required": {"video": ["VIDEO", {}], "filename_prefix": ["STRING", {}],
-                                         "format": ["COMBO", {"options": ["auto", "mp4"]}],
-                                         "codec": ["COMBO", {"options": ["auto", "h264"]}]}},
-                  "input_order": {"required": ["video", "filename_prefix", "format", "codec"]}, "output": []},
-}
-
-
-def _node_info(cls) -> dict:
-    """The /object_info entry of one of our nodes, built from its schema."""
-    schema = cls.define_schema()
-    info = {"input": {"required": {}, "optional": {}}, "input_order": {"required": [], "optional": []},
-            "output": [o.io_type for o in schema.outputs]}
-    for socket in schema.inputs:
-        section = "optional" if socket.optional else "required"
-        info["input"][section][socket.id] = [socket.io_type, dict(socket.widget)]
-        info["input_order"][section].append(socket.id)
-    return info
+FILES = workflow_files(ROOT)
 
 
 @pytest.fixture(scope="module")
 def object_info(pack):
-    extension = asyncio.run(pack.comfy_entrypoint())
-    ours = {cls.define_schema().node_id: _node_info(cls) for cls in asyncio.run(extension.get_node_list())}
-    return {**CORE, **ours}
+    from comfyui.workflow_checks import pack_object_info
+    return pack_object_info(pack)
 
 
-@pytest.fixture(scope="module", params=WORKFLOWS)
-def workflow(request):
-    return json.loads((ROOT / "workflows" / request.param).read_text(encoding="utf-8"))
+def test_every_template_of_templates_py_is_shipped():
+    assert {p.stem for p in FILES} >= set(TEMPLATES) and len(FILES) >= 5
 
 
-def test_links_connect_matching_types(workflow, object_info):
-    nodes = {n["id"]: n for n in workflow["nodes"]}
-    for link_id, src, src_slot, dst, dst_slot, kind in workflow["links"]:
-        assert object_info[nodes[src]["type"]]["output"][src_slot] == kind
-        socket = nodes[dst]["inputs"][dst_slot]
-        assert socket["link"] == link_id and socket["type"] == kind
-        assert link_id in nodes[src]["outputs"][src_slot]["links"]
-
-
-def test_converts_to_a_complete_api_prompt(workflow, object_info):
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_template_is_fit_to_ship(path, object_info):
+    workflow = json.loads(path.read_text(encoding="utf-8"))
+    assert problems(workflow, object_info) + title_problems(path) == []
     prompt = ui_to_api(workflow, object_info)
-    for node_id, node in prompt.items():
-        info = object_info[node["class_type"]]
-        missing = set(info["input_order"]["required"]) - set(node["inputs"])
-        assert not missing, f"node {node_id} ({node['class_type']}) lacks {missing}"
-        for name, value in node["inputs"].items():
-            spec = {**info["input"]["required"], **info["input"].get("optional", {})}[name]
-            if isinstance(value, list):
-                continue  # a link
-            options = spec[1].get("options") if spec[0] == "COMBO" else spec[0] if isinstance(spec[0], list) else None
-            # file lists depend on the machine: a user's own portraits and checkpoints go into those
-            if options and node["class_type"] not in ("LoadImage", "TAVIDCheckpointLoader"):
-                assert value in options, f"{node['class_type']}.{name} = {value!r} not in {options}"
-    kinds = [n["class_type"] for n in prompt.values()]
-    assert kinds.count("TAVIDSpeakerMapper") == 2 and kinds.count("TAVIDFaceSampler") == 2
-    assert prompt["13"]["inputs"]["audio"] == ["8", 0] and prompt["13"]["inputs"]["fps"] == ["9", 2]
+    kinds = [node["class_type"] for node in prompt.values()]
+    assert kinds.count("TAVIDLoadPortrait") == 2 and kinds.count("TAVIDSpeakerMapper") == 2
+    assert "TAVIDRenderVideo" in kinds or "SaveVideo" in kinds
 
 
-def test_widget_counts_match(workflow, object_info):
-    for node in workflow["nodes"]:
-        assert len(node["widgets_values"]) == len(widget_slots(object_info[node["type"]])), node["type"]
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_template_file_is_what_templates_py_makes(name, object_info):
+    shipped = json.loads((ROOT / "workflows" / f"{name}.json").read_text(encoding="utf-8"))
+    assert shipped == json.loads(json.dumps(build(name, object_info))), "run: python tests/comfyui/templates.py"
 
 
-def test_workflow_script_is_the_example_script(workflow):
+def test_a_template_speaks_the_example_script(object_info):
+    workflow = json.loads((ROOT / "workflows" / "TAVID conversation, zero downloads.json").read_text(encoding="utf-8"))
     script = next(n for n in workflow["nodes"] if n["type"] == "TAVIDDialogueScript")["widgets_values"][0]
     assert script == (ROOT / "workflows" / "example_dialogue.txt").read_text(encoding="utf-8").rstrip("\n")
 
 
-def test_the_dub_workflow_feeds_a_recording_to_motion_compose_and_video(object_info):
-    """workflows/tavid_two_person_dub.json: Load Audio -> TAVID Dialogue Audio in place of the speech side; the
-    video carries the node's audio output (the recording itself)."""
-    workflow = json.loads((ROOT / "workflows" / "tavid_two_person_dub.json").read_text(encoding="utf-8"))
-    test_links_connect_matching_types(workflow, object_info)
-    test_widget_counts_match(workflow, object_info)
-    prompt = ui_to_api(workflow, object_info)
-    kinds = {node_id: n["class_type"] for node_id, n in prompt.items()}
-    dub = next(k for k, v in kinds.items() if v == "TAVIDDialogueAudio")
-    assert prompt[dub]["inputs"]["audio"] == [next(k for k, v in kinds.items() if v == "LoadAudio"), 0]
-    by_kind = {v: prompt[k] for k, v in kinds.items()}
-    assert by_kind["TAVIDMotionMapper"]["inputs"]["speech"] == [dub, 0]
-    assert by_kind["TAVIDComposeDialogue"]["inputs"]["speech"] == [dub, 0]
-    assert by_kind["CreateVideo"]["inputs"]["audio"] == [dub, 1]
-    assert "TAVIDSpeechGenerator" not in kinds and "TAVIDSpeakerMapper" not in kinds
+def _prompt(name: str, object_info: dict) -> dict:
+    return ui_to_api(json.loads((ROOT / "workflows" / f"{name}.json").read_text(encoding="utf-8")), object_info)
+
+
+def _node(prompt: dict, kind: str) -> tuple[str, dict]:
+    return next((key, node) for key, node in prompt.items() if node["class_type"] == kind)
+
+
+def test_the_f5_template_speaks_through_the_f5_loader(object_info):
+    prompt = _prompt("TAVID short clip, F5 TTS voices", object_info)
+    loader, _ = _node(prompt, "TAVIDF5Loader")
+    _, speech = _node(prompt, "TAVIDSpeechGenerator")
+    assert speech["inputs"]["speech_model"] == [loader, 1] and speech["inputs"]["steps"] == 32
+    mappers = [n for n in prompt.values() if n["class_type"] == "TAVIDSpeakerMapper"]
+    # no recording: each voice imitates the built-in voice suited to the face (README, F5-TTS voices)
+    assert [m["inputs"]["speaker_mapper"] for m in mappers] == [[loader, 2]] * 2
+    assert all(m["inputs"]["transcript"] == "" and "audio" not in m["inputs"] for m in mappers)
+
+
+def test_the_liveportrait_template_renders_with_the_liveportrait_loader(object_info):
+    prompt = _prompt("TAVID short clip, LivePortrait faces", object_info)
+    loader, _ = _node(prompt, "TAVIDLivePortraitLoader")
+    _, video = _node(prompt, "TAVIDRenderVideo")
+    assert video["inputs"]["face_model"] == [loader, 0] and video["inputs"]["size"] == 512
+
+
+def _shifted(workflow: dict, node_id: int, dx: float, dy: float) -> dict:
+    moved = json.loads(json.dumps(workflow))
+    node = next(n for n in moved["nodes"] if n["id"] == node_id)
+    node["pos"] = [node["pos"][0] + dx, node["pos"][1] + dy]
+    return moved
+
+
+def test_the_checks_find_overlaps_wrong_links_and_names(object_info):
+    workflow = build("TAVID short clip, faces as IMAGE frames", object_info)
+    assert problems(workflow, object_info) == []
+    nodes = {n["type"]: n for n in workflow["nodes"]}
+    speech, motion = nodes["TAVIDSpeechGenerator"], nodes["TAVIDMotionMapper"]
+    # the speech generator moved right onto the motion mapper's column, near its top: they overlap
+    crowded = _shifted(workflow, speech["id"], motion["pos"][0] - speech["pos"][0], 0)
+    assert any(f"nodes {speech['id']}" in p and "overlap" in p for p in problems(crowded, object_info))
+    # a node drawn taller than its file says: the loader's five outputs and two widgets need 162 px under its
+    # title, so a Speaker Mapper placed 25 px below a 40 px loader is covered by it on the canvas
+    loader = nodes["TAVIDBuiltinEngines"]
+    mapper = next(n for n in workflow["nodes"] if n["type"] == "TAVIDSpeakerMapper")
+    short = json.loads(json.dumps(workflow))
+    next(n for n in short["nodes"] if n["id"] == loader["id"])["size"][1] = 40
+    assert problems(short, object_info) == []
+    short = _shifted(short, mapper["id"], 0, loader["pos"][1] + 40 + 30 + 25 - mapper["pos"][1])
+    found = problems(short, object_info)
+    assert any(f"nodes {loader['id']} (TAVIDBuiltinEngines) and {mapper['id']}" in p for p in found)
+    # a link of the wrong type, and an output under an old name
+    wrong = json.loads(json.dumps(workflow))
+    wrong["links"][0][5] = "AUDIO"
+    next(n for n in wrong["nodes"] if n["type"] == "TAVIDSpeechGenerator")["outputs"][0]["name"] = "audio"
+    found = problems(wrong, object_info)
+    assert any("link 1" in p for p in found) and any("outputs named ['audio'" in p for p in found)
+
+
+def test_a_template_that_needs_the_users_file_is_refused(object_info):
+    workflow = build("TAVID short clip, faces as IMAGE frames", object_info)
+    portrait = next(n for n in workflow["nodes"] if n["type"] == "TAVIDLoadPortrait")
+    portrait.update(type="LoadImage", widgets_values=["tavid_grace_hopper.png", "image"],
+                    outputs=[{"name": "IMAGE", "type": "IMAGE", "links": portrait["outputs"][0]["links"]},
+                             {"name": "MASK", "type": "MASK", "links": []}])
+    assert any("needs a file the user must put into ComfyUI/input" in p for p in problems(workflow, object_info))
+
+
+def test_titles_must_read_as_words(tmp_path):
+    (tmp_path / "tavid_two_person_f5.json").write_text("{}")
+    assert len(title_problems(tmp_path / "tavid_two_person_f5.json")) == 2   # a file name, and no thumbnail

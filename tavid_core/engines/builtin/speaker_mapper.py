@@ -83,7 +83,7 @@ class BuiltinSpeakerMapper(SpeakerMapper):
 
     def map_face(self, image: np.ndarray, *, runtime: Runtime, reference_audio: tuple[np.ndarray, int] | None = None,
                  voice: str = "auto", pitch_semitones: float | None = None, rate: float | None = None,
-                 where: str = "face") -> Voice:
+                 where: str = "face", reference_text: str | None = None) -> Voice:
         face = face_analyzer().analyze(image, embedding=True, where=where)
         emb = face.embedding
         candidates = self.candidate_voices()

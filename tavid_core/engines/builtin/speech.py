@@ -32,7 +32,8 @@ class BuiltinSpeechGenerator(SpeechGenerator):
         self.catalog = catalog
 
     # ------------------------------------------------------------------ voices
-    def _usable(self, voice: Voice, who: str) -> str:
+    def usable(self, voice: Voice, who: str) -> str:
+        """The built-in voice that speaks `voice` (an espeak stand-in when its own cannot load)."""
         if voice.engine != "builtin" or not voice.preset:
             raise TavidError(
                 "this voice holds a neural speaker embedding, which the built-in speech engine cannot use",
@@ -50,7 +51,7 @@ class BuiltinSpeechGenerator(SpeechGenerator):
     def resolve_voices(self, voices: tuple[Voice, Voice]) -> tuple[str, str]:
         """The two voice names to speak with. Two voices picked from faces never coincide: the second
         person then takes the next voice ranked for their face."""
-        names = [self._usable(v, f"voice {'AB'[i]}") for i, v in enumerate(voices)]
+        names = [self.usable(v, f"voice {'AB'[i]}") for i, v in enumerate(voices)]
         if names[0] == names[1]:
             movable = [i for i in (1, 0) if voices[i].source != "manual"]
             for i in movable:

@@ -36,13 +36,20 @@ def portrait_crop(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray,
     return crop, x0, y0, side
 
 
+def square_portrait(image: np.ndarray, landmarks: np.ndarray, size: int
+                    ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """The portrait as the photo shows it: (pixels uint8 [size, size, 3], the landmarks in its pixels, the crop
+    box x0, y0, side in the photo)."""
+    crop, x0, y0, side = portrait_crop(image, landmarks)
+    points = (landmarks - np.array([x0, y0], np.float32) + 0.5) * (size / side) - 0.5
+    return resize(crop, size, size), points, (x0, y0, side)
+
+
 def prepare_portrait(image: np.ndarray, size: int, where: str = "face") -> tuple[np.ndarray, FaceRig, tuple[int, int, int]]:
     """The square portrait every face model animates: (pixels float32 [size, size, 3] in 0..1 with the
     mouth closed, its landmark rig, the crop box x0, y0, side in the photo). Finds the face with dlib."""
     image = as_uint8_rgb(image, where=where)
     face = face_analyzer().analyze(image, where=where)
-    crop, x0, y0, side = portrait_crop(image, face.landmarks)
-    portrait = resize(crop, size, size)
-    landmarks = (face.landmarks - np.array([x0, y0], np.float32) + 0.5) * (size / side) - 0.5
+    portrait, landmarks, box = square_portrait(image, face.landmarks, size)
     pixels, points = close_photo_mouth(portrait.astype(np.float32) / 255.0, landmarks)
-    return pixels, FaceRig.from_landmarks(points), (x0, y0, side)
+    return pixels, FaceRig.from_landmarks(points), box

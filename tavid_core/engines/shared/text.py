@@ -32,7 +32,7 @@ def normalize_text(text: str) -> str:
     for old, new in _REPLACEMENTS:
         text = text.replace(old, new)
     text = re.sub(r"\s+(?=[,.!?;:])", "", " ".join(text.split()))  # "Sure 👍, ok" leaves "Sure , ok"
-    if text and not re.search(r"[.!?]['\")\]]*$", text):
+    if text and not re.search(r"[.!?。！？]['\")\]]*$", text):
         text = text.rstrip(",;:-—") + "."
     return text
 

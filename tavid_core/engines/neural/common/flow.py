@@ -98,15 +98,24 @@ def _check_solver(steps: int, method: str, sway: float | None) -> None:
 
 
 def solve(velocity_fn: VelocityFn, x0: torch.Tensor, steps: int, method: str = "euler",
-          sway: float | None = None, on_step: StepCallback | None = None) -> torch.Tensor:
+          sway: float | None = None, on_step: StepCallback | None = None,
+          grid: torch.Tensor | None = None) -> torch.Tensor:
     """Integrate dx/dt = velocity_fn(x, t) from t = 0 (`x0`) to t = 1 in `steps` fixed steps.
 
     "euler" calls the network once a step, "midpoint" twice (second order: far smaller error at equal
     steps, the same cost at half the steps). `on_step(done, steps)` runs after each step, for progress
-    bars and interrupt checks (it may raise to stop). `t` is passed to the network as `[B]` float32."""
+    bars and interrupt checks (it may raise to stop). `t` is passed to the network as `[B]` float32.
+    `grid` (`steps + 1` times from 0 to 1) replaces the uniform or swayed grid: a model trained with its
+    own time grid (F5-TTS's pruned grids) is sampled on that grid, to the last bit."""
     _check_solver(steps, method, sway)
     b = x0.shape[0]
-    grid = sway_times(steps, sway, x0.device)
+    if grid is None:
+        grid = sway_times(steps, sway, x0.device)
+    elif grid.shape != (steps + 1,):
+        raise TavidError(f"a time grid of {tuple(grid.shape)} for {steps} steps", where="steps",
+                         fix=f"Give {steps + 1} times from 0 to 1.")
+    else:
+        grid = grid.to(device=x0.device, dtype=torch.float32)
     x = x0.float()
 
     def velocity(x_now: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -57,19 +57,30 @@ class ConvPositionEmbedding(nn.Module):
 
 
 class TimestepEmbedding(nn.Module):
-    """A flow or diffusion time in 0..1 (`[B]`) as a `[B, dim]` vector: sinusoids, then an MLP."""
+    """A flow or diffusion time in 0..1 (`[B]`) as a `[B, dim]` vector: sinusoids, then an MLP.
 
-    def __init__(self, dim: int, freq_dim: int = 256):
+    The sinusoids are cosines then sines with frequencies from 1 down towards 1/10000 (DiT's). F5-TTS
+    was trained on the other common layout: `sines_first`, with the last frequency exactly 1/10000
+    (`endpoint`, spacing 1 / (half - 1)); each layout is computed in its own operation order, so both
+    give their reference's numbers to the last bit."""
+
+    def __init__(self, dim: int, freq_dim: int = 256, *, sines_first: bool = False, endpoint: bool = False):
         super().__init__()
         self.freq_dim = freq_dim
+        self.sines_first = sines_first
+        self.endpoint = endpoint
         self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         half = self.freq_dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+        steps = torch.arange(half, device=t.device, dtype=torch.float32)
+        if self.endpoint:
+            freqs = torch.exp(steps * -(math.log(10000.0) / (half - 1)))
+        else:
+            freqs = torch.exp(-math.log(10000.0) * steps / half)
         angles = 1000.0 * t.float()[:, None] * freqs[None]
-        emb = torch.cat([angles.cos(), angles.sin()], dim=-1)
-        return self.mlp(emb.to(self.mlp[0].weight.dtype))
+        parts = [angles.sin(), angles.cos()] if self.sines_first else [angles.cos(), angles.sin()]
+        return self.mlp(torch.cat(parts, dim=-1).to(self.mlp[0].weight.dtype))
 
 
 def rotary(length: int, head_dim: int, device, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,1 +1,2 @@
-"""The neural face model: latent diffusion of a person's face in windows, driven by any Motion."""
+"""The neural face models: TAVID's latent diffusion of a person's face in windows (model.py), and LivePortrait's
+public weights (liveportrait/), both driven by any Motion."""

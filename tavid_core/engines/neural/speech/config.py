@@ -19,6 +19,7 @@ class MelConfig:
     n_mels: int = 100
     f_min: float = 0.0
     f_max: float = 12000.0
+    scale: str = "slaney"          # the filterbank: "slaney" (area-normalised) or "htk" (peak 1: F5-TTS, Vocos)
 
     @property
     def frame_rate(self) -> float:

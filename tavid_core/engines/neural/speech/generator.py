@@ -2,9 +2,7 @@
 turn (the in-context prompt), turned into sound by the vocoder and laid on the two-track timeline by
 the same rules as the built-in voices (engines/timeline.py).
 
-`Speech.features` are the named features the built-in motion mapper reads (energy, pitch, voiced) and
-then the DiT's hidden layer (`hidden_0` ...), averaged over FEATURE_STRIDE mel frames (31.25 Hz), so
-either motion mapper can follow neural speech and long dialogues stay small.
+`Speech.features` are the named features and the DiT's hidden layer (features.py).
 
 LoRAs (engines/neural/lora/) patch the DiT: the generator is a LoraHost of the "speech_model" block.
 """
@@ -15,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ....analysis.audio_features import SPEECH_FEATURES, active_span, speech_features
+from ....analysis.audio_features import active_span
 from ....errors import TavidError
 from ....runtime import Runtime
 from ....types import Backchannel, EncodedText, EncodedTurn, Speech, Voice
@@ -28,10 +26,10 @@ from ..common.inference import autocast, seeded
 from ..lora.host import LoraHost
 from .config import SpeechSideConfig
 from .dit import SpeechDiT, generate
+from .features import feature_names, feature_rate, with_hidden
 from .mel import shift_pitch
 from .vocoder import Vocoder
 
-FEATURE_STRIDE = 3          # mel frames averaged into one feature frame: 93.75 Hz -> 31.25 Hz
 DEFAULT_STEPS = 32
 DEFAULT_CFG = 2.0           # guidance on the text (and prompt)
 DEFAULT_SPEAKER_CFG = 1.0   # guidance on the speaker embedding
@@ -67,7 +65,7 @@ class NeuralSpeechGenerator(SpeechGenerator, LoraHost):
 
     @property
     def feature_rate(self) -> float:
-        return self.config.mel.frame_rate / FEATURE_STRIDE
+        return feature_rate(self.sample_rate, self.config.mel.hop)
 
     # ------------------------------------------------------------------- LoRAs
     def lora_network(self) -> SpeechDiT:
@@ -139,10 +137,11 @@ class NeuralSpeechGenerator(SpeechGenerator, LoraHost):
         sr = self.sample_rate
         placed = lay_out(text, speak, speak_backchannel, sample_rate=sr, seed=seed, runtime=runtime)
         tracks = mix_tracks(placed, sr)
-        features = self._features(tracks, placed, spoken)
-        hidden = tuple(f"hidden_{k}" for k in range(self.config.dit.dim))
+        features = with_hidden(tracks, placed, lambda p: (spoken[p.turn, p.part].features,
+                                                          spoken[p.turn, p.part].first_frame),
+                               sr, self.config.mel.hop, self.config.dit.dim)
         return Speech(sample_rate=sr, tracks=tracks, timeline=segments(placed), features=features,
-                      feature_rate=self.feature_rate, feature_names=SPEECH_FEATURES + hidden, voices=voices)
+                      feature_rate=self.feature_rate, feature_names=feature_names(self.config.dit.dim), voices=voices)
 
     def _speak(self, text: np.ndarray, voice: Voice, prompt: _Spoken | None, generator: torch.Generator,
                sampling: tuple[int, str, float, float], runtime: Runtime, what: str) -> _Spoken:
@@ -176,40 +175,8 @@ class NeuralSpeechGenerator(SpeechGenerator, LoraHost):
         said.first_frame = span[0] // self.config.mel.hop
         return trim_and_level(Utterance(audio=audio, sample_rate=self.sample_rate, phones=(), words=()), span)
 
-    def _features(self, tracks: np.ndarray, placed, spoken: dict) -> np.ndarray:
-        """`[2, T, 3 + dim]` at `feature_rate`: the named features of each track, then each utterance's
-        hidden features where it sounds (zeros where the person is quiet)."""
-        hop = self.config.mel.hop * FEATURE_STRIDE
-        frames = -(-tracks.shape[1] // hop)
-        named = np.stack([_fit(speech_features(tracks[s], self.sample_rate, self.feature_rate), frames)
-                          for s in (0, 1)])
-        hidden = np.zeros((2, frames, self.config.dit.dim), np.float32)
-        for p in placed:
-            said = spoken[p.turn, p.part]
-            pooled = _pool(said.features[said.first_frame:], FEATURE_STRIDE)
-            at = int(round(p.start_s * self.feature_rate))
-            n = min(len(pooled), frames - at, max(1, round(p.utt.duration_s * self.feature_rate)))
-            hidden[p.speaker, at:at + n] = pooled[:n]
-        return np.concatenate([named, hidden], axis=2)
-
     def describe(self) -> dict:
         precision = str(self.precision).replace("torch.", "")
         return super().describe() | {"sample_rate": self.sample_rate, "config": self.config.name,
                                      "method": self.method, "precision": precision} | self.lora_description()
 
-
-def _pool(features: np.ndarray, stride: int) -> np.ndarray:
-    """Means over `stride` consecutive frames (the last group may be shorter)."""
-    frames = len(features)
-    groups = -(-frames // stride)
-    padded = np.zeros((groups * stride, features.shape[1]), np.float32)
-    padded[:frames] = features
-    counts = np.minimum(stride, frames - np.arange(groups) * stride)[:, None]
-    return padded.reshape(groups, stride, -1).sum(axis=1) / counts
-
-
-def _fit(values: np.ndarray, frames: int) -> np.ndarray:
-    """`values` cut or zero-padded to `frames` rows."""
-    out = np.zeros((frames, values.shape[1]), np.float32)
-    out[:min(frames, len(values))] = values[:frames]
-    return out

@@ -186,7 +186,7 @@ class NeuralSpeakerMapper(SpeakerMapper):
 
     def map_face(self, image: np.ndarray, *, runtime: Runtime, reference_audio: tuple[np.ndarray, int] | None = None,
                  voice: str = "auto", pitch_semitones: float | None = None, rate: float | None = None,
-                 where: str = "face") -> Voice:
+                 where: str = "face", reference_text: str | None = None) -> Voice:
         if voice and voice != "auto":
             raise TavidError(
                 f"the voice {voice!r} is a preset of the built-in engines; the neural speaker mapper makes its "

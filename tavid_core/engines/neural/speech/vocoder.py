@@ -106,7 +106,7 @@ class Vocoder(nn.Module):
                              where="vocoder chunk_frames")
         total, hop = mel.shape[1], self.mel_cfg.hop
         ctx, fade = self.context_frames, FADE_FRAMES
-        spans = total - 1  # frame intervals, each one hop of sound
+        spans = self.num_samples(total) // hop  # hops of sound: frame intervals here, frames with "same" padding
         count = math.ceil(spans / chunk_frames)
         if count <= 1:
             return self(mel, mask)

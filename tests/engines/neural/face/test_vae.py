@@ -9,13 +9,13 @@ import pytest
 import safetensors.torch
 import torch
 
+from helpers.motions import neutral_motion
 from tavid_core.engines.neural.face.motion_maps import MAP_CHANNELS, motion_maps
 from tavid_core.engines.neural.face.vae import (SD_VAE_CONFIGS, FaceVAE, FaceVAEConfig, diffusers_to_ldm,
                                                 latent_scaling_factor, ldm_to_diffusers, load_sd_vae, psnr,
                                                 sd_kind_from_name, sd_vae_shapes, vae_config, vae_losses)
 from tavid_core.errors import TavidError
 from tavid_core.media.images import resize
-from tavid_core.types import EXPR_CHANNELS, Motion
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -226,18 +226,6 @@ def test_sd_vae_refuses_bad_files(sd_files, tmp_path):
 
 
 # ------------------------------------------------------------------------------------- motion maps
-def neutral_motion(frames: int, **pose_or_expr: np.ndarray) -> Motion:
-    pose = np.zeros((frames, 6), np.float32)
-    pose[:, 5] = 1.0
-    expr = np.zeros((frames, len(EXPR_CHANNELS)), np.float32)
-    for name, values in pose_or_expr.items():
-        if name in EXPR_CHANNELS:
-            expr[:, EXPR_CHANNELS.index(name)] = values
-        else:
-            pose[:, ("yaw", "pitch", "roll", "tx", "ty", "scale").index(name)] = values
-    return Motion(fps=25.0, pose=pose, expr=expr, speaking=np.zeros(frames, np.float32))
-
-
 def test_motion_maps_shape_range_and_windows(prepared, short_motion):
     face, motion = prepared["grace_hopper"], short_motion[0]
     maps = motion_maps(face, motion, 96)

@@ -7,6 +7,7 @@ The real thing is exercised by running the example workflow in a real ComfyUI (s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 
@@ -74,7 +75,14 @@ class _ComboInput(_Input):
         super().__init__(id, display_name, optional, tooltip, lazy, default=default, options=list(options or []))
 
 
+class _FolderType(str, Enum):
+    input = "input"
+    output = "output"
+    temp = "temp"
+
+
 class io:
+    FolderType = _FolderType
     Boolean = _type("BOOLEAN", _BooleanInput)
     Int = _type("INT", _IntInput)
     Float = _type("FLOAT", _FloatInput)
@@ -139,6 +147,28 @@ class ui:
 
         def as_dict(self):
             return {"text": (self.value,)}
+
+    class SavedResult(dict):
+        def __init__(self, filename: str, subfolder: str, type: _FolderType):
+            super().__init__(filename=filename, subfolder=subfolder, type=type.value)
+
+    class PreviewVideo:
+        def __init__(self, values: list, **kwargs):
+            self.values = values
+
+        def as_dict(self):
+            return {"images": self.values, "animated": (True,)}
+
+
+class InputImpl:
+    class VideoFromFile:
+        """The real one reads the file with PyAV; the pack only hands it a path and reads it back as one."""
+
+        def __init__(self, file):
+            self._file = file
+
+        def get_stream_source(self):
+            return self._file
 
 
 class ComfyExtension:
