@@ -1,15 +1,72 @@
-"""TAVID Dialogue Audio: an existing recording of two people becomes the timed speech that drives both faces."""
+"""Dub mode in ComfyUI: TAVID Load Recording (a recording from the input folder, or the sample conversation
+that needs no file) and TAVID Dialogue Audio (an existing recording of two people becomes the timed speech that
+drives both faces)."""
 from __future__ import annotations
+
+import os
 
 from comfy_api.latest import io
 
 from ..tavid_core.dub import FIRST_SPEAKERS, LANGUAGES, WORD_MODES, DubSettings, dub_speech, load_recording
+from ..tavid_core.dub.sample import PARTS, sample_recording
+from ..tavid_core.media.audio import load_audio
 from . import sockets
 from .convert import from_audio, to_audio
 from .errors import node_errors
-from .runtime import node_runtime
+from .runtime import AUDIO_EXTENSIONS, file_in, input_files, input_folder, node_runtime
 
 NAME = "TAVID Dialogue Audio"
+SAMPLE = "sample conversation: "   # how the list names the sample's parts
+
+
+def recording_options() -> list[str]:
+    return [SAMPLE + part for part in PARTS] + [n for n in input_files(AUDIO_EXTENSIONS) if not n.startswith(SAMPLE)]
+
+
+def recording_path(name: str) -> str:
+    return file_in([input_folder()], name, "recording", "the input folder",
+                   "Pick a recording from the list; put your own into ComfyUI/input and refresh (R).")
+
+
+class LoadRecording(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        options = recording_options()
+        return io.Schema(
+            node_id="TAVIDLoadRecording",
+            display_name="TAVID Load Recording",
+            category=sockets.CATEGORY,
+            description="A recording for dub mode: any audio (or video) file in ComfyUI/input (copy it there, or "
+                        "upload it with a Load Audio node, then refresh with R), or the sample conversation, which "
+                        "the built-in voices speak once (the first four lines of the example dialogue) as one mix "
+                        "or as each person's own track.",
+            inputs=[io.Combo.Input("recording", options=options, default=options[0],
+                                   tooltip="The sample conversation (both voices, or one person's track), or a "
+                                           "file from ComfyUI/input.")],
+            outputs=[io.Audio.Output("audio", display_name="recording",
+                                     tooltip="The recording as it is (its rate and channels), for TAVID Dialogue "
+                                             "Audio.")],
+        )
+
+    @classmethod
+    def fingerprint_inputs(cls, recording: str):
+        """A file replaced under the same name is read again (its time and size change)."""
+        if recording.startswith(SAMPLE):
+            return recording
+        try:
+            stat = os.stat(recording_path(recording))
+        except Exception:  # noqa: BLE001 - execute() reports the problem with its field
+            return recording
+        return f"{recording}:{stat.st_mtime_ns}:{stat.st_size}"
+
+    @classmethod
+    def execute(cls, recording: str) -> io.NodeOutput:
+        with node_errors("TAVID Load Recording"):
+            if recording.startswith(SAMPLE):
+                audio, rate = sample_recording(recording[len(SAMPLE):])
+            else:
+                audio, rate = load_audio(recording_path(recording), where="recording")
+            return io.NodeOutput(to_audio(audio, rate))
 
 
 class DialogueAudio(io.ComfyNode):
@@ -66,9 +123,9 @@ class DialogueAudio(io.ComfyNode):
             if audio is not None:
                 heard = audio   # passed on untouched
             else:
-                track = recording.soundtrack(recording.duration_s)
+                track = recording.soundtrack()
                 heard = to_audio(track.read(track.length), track.rate)
         return io.NodeOutput(result.speech, heard)
 
 
-NODES = [DialogueAudio]
+NODES = [LoadRecording, DialogueAudio]

@@ -189,14 +189,22 @@ def input_folder() -> str:
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
-def input_images() -> list[str]:
-    """The pictures in the input folder and its subfolders, as names relative to it ("sub/x.png")."""
+def input_files(extensions: tuple[str, ...]) -> list[str]:
+    """The files of the input folder and its subfolders with these extensions, as names relative to it
+    ("sub/x.png")."""
     folder, names = input_folder(), []
     for root, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith(".")]   # ComfyUI's own hidden clipspace and the like
         names += [os.path.relpath(os.path.join(root, f), folder).replace(os.sep, "/") for f in files
-                  if f.lower().endswith(IMAGE_EXTENSIONS)]
+                  if f.lower().endswith(extensions)]
     return sorted(names)
+
+
+def input_images() -> list[str]:
+    return input_files(IMAGE_EXTENSIONS)
+
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".mp4", ".mov", ".mkv", ".webm")
 
 
 def model_subfolder(key: str, name: str, field: str) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import TavidError
 from ..media.audio import load_mono, resample, too_long
-from ..media.soundtrack import ArrayReader, Soundtrack, aac_rate, file_soundtrack
+from ..media.soundtrack import Soundtrack, array_soundtrack, file_soundtrack
 from ..runtime import Runtime
 
 SAMPLE_RATE = 16000
@@ -61,14 +61,15 @@ class Recording:
     def duration_s(self) -> float:
         return self.tracks.shape[1] / SAMPLE_RATE
 
-    def soundtrack(self, seconds: float) -> Soundtrack:
-        """What the video carries, `seconds` long: the sources as they are (two tracks summed)."""
+    def soundtrack(self, seconds: float | None = None) -> Soundtrack:
+        """What the video carries, `seconds` long (None: as long as the longest source given as audio): the
+        sources as they are (two tracks summed)."""
+        if seconds is None:
+            seconds = max((s.audio.shape[1] / s.rate for s in self.sources if s.audio is not None),
+                          default=self.duration_s)
         if all(s.path for s in self.sources):
             return file_soundtrack([s.path for s in self.sources], seconds, [s.where for s in self.sources])
-        rate = aac_rate(self.sources[0].rate)
-        readers = [ArrayReader(resample(s.audio if s.audio.shape[0] <= 2 else s.audio.mean(0, keepdims=True),
-                                        s.rate, rate), rate) for s in self.sources]
-        return Soundtrack(readers, round(seconds * rate))
+        return array_soundtrack([(s.audio, s.rate) for s in self.sources], seconds)
 
 
 def _mono(source: Source, max_seconds: float, runtime: Runtime | None) -> np.ndarray:

@@ -109,3 +109,13 @@ def file_soundtrack(paths: list[str], seconds: float, wheres: list[str]) -> Soun
         first.close()
         readers[0] = FileReader(paths[0], wheres[0], rate=first.rate, channels=2)
     return Soundtrack(readers, round(seconds * readers[0].rate))
+
+
+def array_soundtrack(sources: list[tuple[np.ndarray, int]], seconds: float) -> Soundtrack:
+    """Float audio `[C, N]` at its rate (ComfyUI's AUDIO), one or two recordings summed, as one soundtrack of
+    `seconds` at the first one's rate (or the nearest AAC takes); more than two channels are averaged."""
+    from .audio import resample
+    rate = aac_rate(sources[0][1])
+    readers = [ArrayReader(resample(audio if audio.shape[0] <= 2 else audio.mean(0, keepdims=True), source_rate,
+                                    rate), rate) for audio, source_rate in sources]
+    return Soundtrack(readers, round(seconds * rate))

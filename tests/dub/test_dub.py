@@ -8,19 +8,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers.dub_truth import right_share, turn_errors, word_errors
+from helpers.dub_truth import mixed, own_tracks, right_share, turn_errors, word_errors
 from tavid_core.analysis.audio_features import SPEECH_FEATURES
 from tavid_core.dub import DubSettings, dub_speech, load_recording
 from tavid_core.media.audio import load_audio
 from tavid_core.pipeline import GenerateSettings, TavidPipeline
 
 RATE = 24000
-
-
-def room_noise(n: int, db: float, seed: int) -> np.ndarray:
-    x = np.cumsum(np.random.default_rng(seed).standard_normal(n)) * 0.02   # reddish noise, as a room's hum is
-    x -= np.convolve(x, np.ones(801) / 801, mode="same")
-    return (x / np.sqrt(np.mean(x ** 2)) * 10 ** (db / 20)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +28,8 @@ def recordings(short_speech, tmp_path_factory):
     with room noise."""
     folder = tmp_path_factory.mktemp("dub")
     a, b = short_speech.tracks
-    lag = int(0.003 * RATE)
-    quiet_b = b * 10 ** (-8 / 20)
-    track_a = a + np.pad(quiet_b, (lag, 0))[:len(b)] * 10 ** (-14 / 20) * 10 ** (8 / 20) + room_noise(len(a), -55, 1)
-    track_b = quiet_b + np.pad(a, (lag, 0))[:len(a)] * 10 ** (-22 / 20) + room_noise(len(a), -58, 2)
-    mix = a + b * 10 ** (-6 / 20) + room_noise(len(a), -50, 3)
+    track_a, track_b = own_tracks(a, b, RATE)
+    mix = mixed(a, b)
     paths = {}
     for name, audio in (("a", track_a), ("b", track_b), ("mix", mix)):
         paths[name] = str(folder / f"{name}.wav")

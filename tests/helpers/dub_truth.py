@@ -54,3 +54,34 @@ def word_errors(truth: tuple[Segment, ...], found: tuple[Segment, ...]) -> tuple
                 w = min(same, key=lambda w: abs(w.start_s - word.start_s))
                 errors += [abs(w.start_s - word.start_s), abs(w.end_s - word.end_s)]
     return np.array(errors), count
+
+
+def room_noise(n: int, db: float, seed: int) -> np.ndarray:
+    """Reddish noise at `db` dBFS (a room's hum and air), seeded."""
+    x = np.cumsum(np.random.default_rng(seed).standard_normal(n)) * 0.02
+    x -= np.convolve(x, np.ones(801) / 801, mode="same")
+    return (x / np.sqrt(np.mean(x ** 2)) * 10 ** (db / 20)).astype(np.float32)
+
+
+def delayed(x: np.ndarray, samples: int) -> np.ndarray:
+    return np.pad(x, (samples, 0))[:len(x)]
+
+
+def db(value: float) -> float:
+    return 10 ** (value / 20)
+
+
+def own_tracks(a: np.ndarray, b: np.ndarray, rate: int, *, b_gain_db: float = -8.0, bleed_db: float = -14.0,
+               noise_db: float = -55.0) -> tuple[np.ndarray, np.ndarray]:
+    """A's and B's microphones: B `b_gain_db` quieter, each hearing the other `bleed_db` below that voice's level on
+    its own microphone, 3 ms late, with room noise."""
+    lag = int(0.003 * rate)
+    quiet_b = b * db(b_gain_db)
+    track_a = a + delayed(b, lag) * db(bleed_db) + room_noise(len(a), noise_db, 1)
+    track_b = quiet_b + delayed(a, lag) * db(bleed_db + b_gain_db) + room_noise(len(a), noise_db - 3, 2)
+    return track_a, track_b
+
+
+def mixed(a: np.ndarray, b: np.ndarray, *, b_gain_db: float = -6.0, noise_db: float = -50.0) -> np.ndarray:
+    """One recording of both, B `b_gain_db` quieter, with room noise."""
+    return a + b * db(b_gain_db) + room_noise(len(a), noise_db, 3)
