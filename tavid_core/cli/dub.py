@@ -36,11 +36,9 @@ def cmd_dub(args) -> int:
     runtime = StandaloneRuntime(device=args.device, quiet=args.quiet)
     start = time.perf_counter()
     if args.audio_b:
-        recording = load_recording(a=args.audio, b=args.audio_b, max_minutes=args.max_minutes, runtime=runtime,
-                                   names=(args.audio, args.audio, args.audio_b))
+        recording = load_recording(a=args.audio, b=args.audio_b, max_minutes=args.max_minutes, runtime=runtime)
     else:
-        recording = load_recording(mix=args.audio, max_minutes=args.max_minutes, runtime=runtime,
-                                   names=(args.audio, args.audio, args.audio))
+        recording = load_recording(mix=args.audio, max_minutes=args.max_minutes, runtime=runtime)
     result = TavidPipeline.builtin(runtime).dub(recording, face_a, face_b, args.output, settings, dialogue,
                                                 dub_settings)
     if not args.quiet:

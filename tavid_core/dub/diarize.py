@@ -6,7 +6,8 @@ piece gets one embedding, and the pieces are clustered into two voices (spherica
 duration, started from the two least alike long pieces). A long piece may hold a change of speaker without
 a silence between: it is cut into windows, each labelled by the nearer voice, and split where a run of
 windows of the other voice lasts. A window that sounds like both voices at once (its embedding closer to
-their blend than to either) inside the other voice's speech is an overlap, and kept as one.
+their blend than to either) inside the other voice's speech is an overlap, and kept as one. Three voices told
+apart (clustered three ways, each holding a share of the speech) are refused: a dub has two people.
 """
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ MIN_GAP_S = 0.06          # silences shorter than this stay inside a piece
 LONG_PIECE_S = 2.5        # pieces longer than this are checked for a change of speaker inside
 WINDOW_S, HOP_S = 1.0, 0.25
 MIN_RUN_S = 0.75          # a change of speaker inside a piece lasts at least this long
-ONE_VOICE_COSINE = 0.86   # two clusters whose centres are this alike are one voice
-THIRD_VOICE_COSINE = 0.72  # a third cluster this unlike both others ...
-THIRD_VOICE_SHARE = 0.12   # ... holding this share of the speech is a third person
+SAME_VOICE_COSINE = 0.7   # two voices whose centres are this alike are one person (measured on the built-in
+                          # voices: one person's parts 0.74-0.92, two people 0.42-0.62); three voices all less
+                          # alike than this ...
+THIRD_VOICE_SHARE = 0.08  # ... each holding this share of the speech (two voices leave <= 3 % to a third) ...
+THIRD_VOICE_PIECES = 2    # ... in at least this many pieces (one odd piece is no person): a third person
+SEEDS = 8                 # starts tried when clustering three ways
 
 
 @dataclass(frozen=True)
@@ -55,34 +59,55 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-def two_voices(embeddings: np.ndarray, weights: np.ndarray, rounds: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """(labels [P], centres [2, D]): spherical k-means with k=2, weighted, from the two least alike heavy pieces."""
+def clustered(embeddings: np.ndarray, weights: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(labels [P], centres [k, D]): spherical k-means, weighted. Two voices start from the two least alike
+    heavy pieces; more are started from each of the heaviest pieces in turn (each further centre the piece
+    least like those chosen), keeping the tightest result."""
     heavy = np.flatnonzero(weights >= np.percentile(weights, 50)) if len(weights) > 3 else np.arange(len(weights))
-    sims = embeddings[heavy] @ embeddings[heavy].T
-    i, j = np.unravel_index(np.argmin(sims), sims.shape)
-    centres = embeddings[[heavy[i], heavy[j]]]
+    sims = embeddings @ embeddings.T
+    if k == 2:
+        i, j = np.unravel_index(np.argmin(sims[np.ix_(heavy, heavy)]), (len(heavy), len(heavy)))
+        return _k_means(embeddings, weights, embeddings[heavy[[i, j]]])
+    best, best_fit = None, -np.inf
+    for first in np.argsort(-weights)[:SEEDS]:
+        chosen = [int(first)]
+        while len(chosen) < min(k, len(embeddings)):
+            chosen.append(int(np.argmin(sims[:, chosen].max(axis=1))))
+        labels, centres = _k_means(embeddings, weights, embeddings[chosen])
+        fit = float((weights * (embeddings @ centres.T).max(axis=1)).sum())
+        if fit > best_fit:
+            best, best_fit = (labels, centres), fit
+    return best
+
+
+def _k_means(embeddings: np.ndarray, weights: np.ndarray, centres: np.ndarray,
+             rounds: int = 30) -> tuple[np.ndarray, np.ndarray]:
     labels = np.zeros(len(embeddings), int)
     for _ in range(rounds):
         new = np.argmax(embeddings @ centres.T, axis=1)
         if (new == labels).all() and _ > 0:
             break
         labels = new
-        centres = np.stack([_unit((embeddings[labels == k] * weights[labels == k, None]).sum(0))
-                            if (labels == k).any() else centres[k] for k in (0, 1)])
+        centres = np.stack([_unit((embeddings[labels == c] * weights[labels == c, None]).sum(0))
+                            if (labels == c).any() else centres[c] for c in range(len(centres))])
     return labels, centres
 
 
-def third_voice(embeddings: np.ndarray, weights: np.ndarray, centres: np.ndarray) -> float:
-    """The share of the speech that a third voice holds (0 when the pieces fit two): the pieces far from both
-    centres, if they are alike among themselves and unlike both."""
-    best = (embeddings @ centres.T).max(axis=1)
-    far = best < THIRD_VOICE_COSINE
-    if not far.any():
+def third_voice(embeddings: np.ndarray, weights: np.ndarray) -> float:
+    """The share of the speech a third person holds (0 when the pieces fit two voices): the smallest of three
+    voices clustered as the two are, when every two of their centres are less alike than SAME_VOICE_COSINE and
+    each holds THIRD_VOICE_SHARE or more in THIRD_VOICE_PIECES pieces or more. (Two voices split three ways
+    leave one part tiny, or a single piece, or two parts alike: one person laughing and speaking.)"""
+    if len(embeddings) < 3:
         return 0.0
-    third = _unit((embeddings[far] * weights[far, None]).sum(0))
-    if (centres @ third).max() >= THIRD_VOICE_COSINE or np.median(embeddings[far] @ third) < ONE_VOICE_COSINE - 0.1:
+    labels, centres = clustered(embeddings, weights, 3)
+    shares = np.array([weights[labels == c].sum() for c in range(len(centres))]) / weights.sum()
+    alike = (centres @ centres.T)[np.triu_indices(len(centres), 1)]
+    pieces = np.bincount(labels, minlength=len(centres))
+    if (len(centres) < 3 or alike.max() >= SAME_VOICE_COSINE or shares.min() < THIRD_VOICE_SHARE
+            or pieces.min() < THIRD_VOICE_PIECES):
         return 0.0
-    return float(weights[far].sum() / weights.sum())
+    return float(shares.min())
 
 
 def diarize(audio: np.ndarray, encoder, *, runtime: Runtime, where: str = "recording") -> np.ndarray:
@@ -100,11 +125,11 @@ def diarize(audio: np.ndarray, encoder, *, runtime: Runtime, where: str = "recor
 
     embeddings = np.stack([embed(p.start, p.stop) for p in runtime.steps(pieces, len(pieces), "voices")])
     weights = np.array([p.stop - p.start for p in pieces], float)
-    labels, centres = two_voices(embeddings, weights)
-    if float(centres[0] @ centres[1]) > ONE_VOICE_COSINE or len(pieces) < 2:
+    labels, centres = clustered(embeddings, weights)
+    if float(centres[0] @ centres[1]) > SAME_VOICE_COSINE or len(pieces) < 2:
         masks[0] = _fill(pieces, np.zeros(len(pieces), int), frames)
         return masks
-    share = third_voice(embeddings, weights, centres)
+    share = third_voice(embeddings, weights)
     if share > THIRD_VOICE_SHARE:
         raise TavidError(f"a third voice holds about {share:.0%} of the speech; a dub has exactly two people",
                          where=where, fix="Cut the recording to the two people, or give one track per person.")

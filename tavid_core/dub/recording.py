@@ -81,17 +81,24 @@ def _mono(source: Source, max_seconds: float, runtime: Runtime | None) -> np.nda
     return resample(source.audio.mean(axis=0), source.rate, SAMPLE_RATE)
 
 
-def _check_sound(track: np.ndarray, where: str) -> None:
+def _silent(track: np.ndarray) -> bool:
     from ..analysis.voice_activity import levels
     level = levels(track, SAMPLE_RATE)
-    if len(level) == 0 or level.max() < SILENT_DBFS + 1.0:
-        raise TavidError("the recording is silent: nobody speaks in it", where=where,
-                         fix="Check that the right file (and channel) was given and that it is not muted.")
+    return len(level) == 0 or level.max() < SILENT_DBFS + 1.0
+
+
+def _refuse_silence(where: str) -> None:
+    raise TavidError("the recording is silent: nobody speaks in it", where=where,
+                     fix="Check that the right file (and channel) was given and that it is not muted.")
 
 
 def load_recording(mix=None, a=None, b=None, *, max_minutes: float = 60.0, runtime: Runtime | None = None,
-                   names: tuple[str, str, str] = ("recording", "recording A", "recording B")) -> Recording:
-    """A Recording of one mix, or of A's and B's own tracks (paths, or (audio, rate) pairs: both of one kind)."""
+                   names: tuple[str, str, str] | None = None) -> Recording:
+    """A Recording of one mix, or of A's and B's own tracks (paths, or (audio, rate) pairs: both of one kind).
+    `names` (mix, A, B) name them in messages; by default a file by its path, audio as the recording, A's, B's."""
+    if names is None:
+        names = tuple(os.fspath(v) if isinstance(v, (str, os.PathLike)) else label for v, label in
+                      ((mix, "recording"), (a, "recording A"), (b, "recording B")))
     if mix is not None and (a is not None or b is not None):
         raise TavidError("give either one mixed recording or one track per person, not both", where=names[0],
                          fix="Leave out the mix, or the two tracks.")
@@ -105,12 +112,9 @@ def load_recording(mix=None, a=None, b=None, *, max_minutes: float = 60.0, runti
     if len({s.path is None for s in sources}) > 1:
         raise TavidError("give both tracks as files, or both as audio", where=names[2])
     tracks = [_mono(s, max_minutes * 60.0, runtime) for s in sources]
-    for track, source in zip(tracks, sources):
-        if len(sources) == 1:
-            _check_sound(track, source.where)
+    if all(_silent(t) for t in tracks):   # one silent track of two: that person only listens (dub_speech says so)
+        _refuse_silence(sources[0].where)
     if len(tracks) == 2:
-        if all(np.abs(t).max() <= 10 ** (SILENT_DBFS / 20) for t in tracks):
-            _check_sound(tracks[0], names[0])
         n = max(len(t) for t in tracks)   # two recordings of one conversation: the shorter ends in silence
         tracks = [np.pad(t, (0, n - len(t))) for t in tracks]
     return Recording(sources=sources, tracks=np.stack(tracks))
