@@ -3,8 +3,6 @@ that needs no file) and TAVID Dialogue Audio (an existing recording of two peopl
 drives both faces)."""
 from __future__ import annotations
 
-import os
-
 from comfy_api.latest import io
 
 from ..tavid_core.dub import FIRST_SPEAKERS, LANGUAGES, WORD_MODES, DubSettings, dub_speech, load_recording
@@ -13,7 +11,7 @@ from ..tavid_core.media.audio import load_audio
 from . import sockets
 from .convert import from_audio, to_audio
 from .errors import node_errors
-from .runtime import AUDIO_EXTENSIONS, file_in, input_files, input_folder, node_runtime
+from .runtime import AUDIO_EXTENSIONS, file_in, input_files, input_fingerprint, input_folder, node_runtime
 
 NAME = "TAVID Dialogue Audio"
 SAMPLE = "sample conversation: "   # how the list names the sample's parts
@@ -50,14 +48,8 @@ class LoadRecording(io.ComfyNode):
 
     @classmethod
     def fingerprint_inputs(cls, recording: str):
-        """A file replaced under the same name is read again (its time and size change)."""
-        if recording.startswith(SAMPLE):
-            return recording
-        try:
-            stat = os.stat(recording_path(recording))
-        except Exception:  # noqa: BLE001 - execute() reports the problem with its field
-            return recording
-        return f"{recording}:{stat.st_mtime_ns}:{stat.st_size}"
+        """A file replaced under the same name is read again."""
+        return input_fingerprint(recording, recording.startswith(SAMPLE), recording_path)
 
     @classmethod
     def execute(cls, recording: str) -> io.NodeOutput:

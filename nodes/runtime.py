@@ -186,6 +186,18 @@ def input_folder() -> str:
         return os.environ.get("TAVID_INPUT_DIR") or os.path.abspath("input")
 
 
+def input_fingerprint(name: str, is_sample: bool, path_of) -> str:
+    """What ComfyUI compares to decide whether to read an input file again: a sample by its name, a file by its
+    name, time and size, so one replaced under the same name is read again."""
+    if is_sample:
+        return name
+    try:
+        stat = os.stat(path_of(name))
+    except Exception:  # noqa: BLE001 - the node's execute() reports the problem with its field
+        return name
+    return f"{name}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 

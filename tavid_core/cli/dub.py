@@ -6,12 +6,11 @@ import argparse
 import os
 import time
 
+from ..dub.dubbing import FIRST_SPEAKERS, LANGUAGES, WORD_MODES
 from ..errors import TavidError
 from ..limits import MIRROR_MODES
 from ..media.compose import LAYOUTS
 from .generate import _face, checked_settings
-
-FIRST_SPEAKERS, LANGUAGES, WORD_MODES = ("a", "b"), ("en", "other"), ("auto", "energy")   # = dub.dubbing's
 
 
 def cmd_dub(args) -> int:

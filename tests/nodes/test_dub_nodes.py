@@ -14,22 +14,6 @@ from tavid_core.dub.sample import SAMPLE_SCRIPT
 SIZE = 64
 
 
-@pytest.fixture(scope="module")
-def nodes(pack):
-    import asyncio
-    extension = asyncio.run(pack.comfy_entrypoint())
-    return {cls.define_schema().node_id: cls for cls in asyncio.run(extension.get_node_list())}
-
-
-@pytest.fixture()
-def folders(tmp_path, monkeypatch):
-    for name in ("input", "output"):
-        (tmp_path / name).mkdir()
-    monkeypatch.setenv("TAVID_INPUT_DIR", str(tmp_path / "input"))
-    monkeypatch.setenv("TAVID_OUTPUT_DIR", str(tmp_path / "output"))
-    return tmp_path
-
-
 def test_the_dub_graph_on_the_sample_tracks_renders_the_recording(nodes, folders):
     from tavid_core.media.video import read_video
     load = nodes["TAVIDLoadRecording"]
@@ -70,6 +54,9 @@ def test_load_recording_offers_the_samples_and_the_input_files(nodes, folders):
                        "sample conversation: B's track", "talks/chat.flac"]
     audio = load.execute(recording="talks/chat.flac")[0]
     assert audio["sample_rate"] == 44100 and audio["waveform"].shape == (1, 2, 8000)
+    before = load.fingerprint_inputs(recording="talks/chat.flac")
+    sf.write(folders / "input" / "talks" / "chat.flac", stereo[:4000], 44100)   # replaced under its name
+    assert load.fingerprint_inputs(recording="talks/chat.flac") != before
     with pytest.raises(Exception, match="TAVID Load Recording / recording: no file may leave the input folder"):
         load.execute(recording="../output/x.wav")
 
