@@ -236,7 +236,7 @@ class LivePortraitLoader(io.ComfyNode):
     def execute(cls, folder: str, dtype: str = "auto", device: str = "auto", batch: int = 0,
                 compile: bool = False) -> io.NodeOutput:
         with node_errors("TAVID LivePortrait Loader"):
-            if folder == NO_LIVEPORTRAIT:
+            if folder == NO_LIVEPORTRAIT or not liveportrait_choices():   # a template's folder on a machine without
                 raise EngineUnavailableError(f"there are no LivePortrait files in models/{LIVEPORTRAIT_FOLDER}",
                                              where="folder", fix=DOWNLOAD_FIX + " Then refresh.")
             inside = folder.split("/", 1)[1] if "/" in folder else "."

@@ -261,9 +261,10 @@ def test_liveportrait_loader_offers_the_folders_that_hold_its_files(nodes, model
     loader = nodes["TAVIDLivePortraitLoader"]
     options = lambda: loader.define_schema().inputs[0].widget["options"]  # noqa: E731
     assert options() == ["(no LivePortrait files found)"]
-    with pytest.raises(Exception, match=r"^TAVID LivePortrait Loader / folder: there are no LivePortrait files in "
-                                        r"models/liveportrait\. Put the five"):
-        loader.execute(folder=options()[0])
+    for chosen in (options()[0], "liveportrait"):   # the list's placeholder, and a template's folder
+        with pytest.raises(Exception, match=r"^TAVID LivePortrait Loader / folder: there are no LivePortrait files "
+                                            r"in models/liveportrait\. Put the five"):
+            loader.execute(folder=chosen)
     folder, animal = models_dir / "liveportrait", models_dir / "liveportrait" / "animal"
     animal.mkdir()
     for name in NAMES:
