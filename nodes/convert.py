@@ -58,8 +58,9 @@ def to_audio(samples: np.ndarray, sample_rate: int) -> dict:
     return {"waveform": torch.from_numpy(samples.copy())[None], "sample_rate": int(sample_rate)}
 
 
-def from_audio(audio: dict | None, field: str) -> tuple[np.ndarray, int] | None:
-    """Mono float [N] and rate from ComfyUI AUDIO (first batch item, channels averaged)."""
+def from_audio(audio: dict | None, field: str, mono: bool = True) -> tuple[np.ndarray, int] | None:
+    """Mono float [N] (or with `mono` False [C, N]) and rate from ComfyUI AUDIO (first batch item, channels
+    averaged)."""
     if audio is None:
         return None
     try:
@@ -68,4 +69,5 @@ def from_audio(audio: dict | None, field: str) -> tuple[np.ndarray, int] | None:
         raise TavidError("not an AUDIO value (needs waveform and sample_rate)", where=field) from None
     if waveform.ndim != 3 or waveform.shape[-1] == 0:
         raise TavidError(f"expected audio [B, C, N], got shape {tuple(waveform.shape)}", where=field)
-    return waveform[0].float().mean(dim=0).cpu().numpy(), rate
+    samples = waveform[0].float().cpu()
+    return (samples.mean(dim=0) if mono else samples).numpy(), rate

@@ -2,8 +2,6 @@
 with the pack's dependencies, so that a template runs as it opens with no file to copy."""
 from __future__ import annotations
 
-import os
-
 from comfy_api.latest import io
 
 from ..tavid_core.examples import SAMPLE_PORTRAITS, sample_portrait
@@ -11,7 +9,7 @@ from ..tavid_core.media.images import load_image
 from . import sockets
 from .convert import image_batch
 from .errors import node_errors
-from .runtime import file_in, input_folder, input_images
+from .runtime import file_in, input_fingerprint, input_folder, input_images
 
 SAMPLE = "sample: "   # how the list names the samples; a picture in input/ named so is left out of it
 
@@ -51,14 +49,8 @@ class LoadPortrait(io.ComfyNode):
 
     @classmethod
     def fingerprint_inputs(cls, portrait: str):
-        """A picture replaced under the same name is read again (its time and size change)."""
-        if portrait.startswith(SAMPLE):
-            return portrait
-        try:
-            stat = os.stat(portrait_path(portrait))
-        except Exception:  # noqa: BLE001 - execute() reports the problem with its field
-            return portrait
-        return f"{portrait}:{stat.st_mtime_ns}:{stat.st_size}"
+        """A file replaced under the same name is read again."""
+        return input_fingerprint(portrait, portrait.startswith(SAMPLE), portrait_path)
 
     @classmethod
     def execute(cls, portrait: str) -> io.NodeOutput:

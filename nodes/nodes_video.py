@@ -9,9 +9,10 @@ from comfy_api.latest import InputImpl, io, ui
 from ..tavid_core.analysis.faces import turn_toward
 from ..tavid_core.limits import MIRROR_MODES
 from ..tavid_core.media.compose import LAYOUTS
+from ..tavid_core.media.soundtrack import array_soundtrack
 from ..tavid_core.pipeline import render_video, write_timeline
 from . import sockets
-from .convert import reference_image
+from .convert import from_audio, reference_image
 from .errors import node_errors
 from .nodes_face import guidance_inputs, sampler_settings, sampling_inputs
 from .runtime import node_runtime, numbered_output
@@ -27,10 +28,11 @@ class RenderVideo(io.ComfyNode):
             display_name=NODE,
             category=sockets.CATEGORY,
             description="Renders both faces, puts them into one picture and writes the video with the mixed audio "
-                        "into ComfyUI's output folder as it goes, so memory stays flat however long the dialogue "
-                        "(Face Sampler and Compose Dialogue keep every frame in memory: use them for short clips). "
-                        "Beside the video goes a .json of who speaks when, which tavid eval reads. With the same "
-                        "settings and seeds it makes the same video as the tavid generate command.",
+                        "(or, in dub mode, the recording given as audio) into ComfyUI's output folder as it goes, "
+                        "so memory stays flat however long the dialogue (Face Sampler and Compose Dialogue keep "
+                        "every frame in memory: use them for short clips). Beside the video goes a .json of who "
+                        "speaks when, which tavid eval reads. With the same settings and seeds it makes the same "
+                        "video as the tavid generate command.",
             inputs=[
                 sockets.FaceModel.Input("face_model", tooltip="From a TAVID loader (or a LoRA loader)."),
                 io.Image.Input("image_a", tooltip="Photo of A, shown on the left."),
@@ -51,6 +53,9 @@ class RenderVideo(io.ComfyNode):
                                 tooltip="Name in ComfyUI/output (subfolders with '/'); a number and .mp4 are added."),
                 *sampling_inputs(),
                 *guidance_inputs(),
+                io.Audio.Input("audio", optional=True,
+                               tooltip="What the video carries instead of the speech's mix: TAVID Dialogue Audio's "
+                                       "recording, passed through as it is (dub mode)."),
             ],
             outputs=[io.Video.Output("video", display_name="video",
                                      tooltip="The written video file, for TAVID Evaluate or other video nodes.")],
@@ -61,7 +66,7 @@ class RenderVideo(io.ComfyNode):
     def execute(cls, face_model, image_a, image_b, motion_a, motion_b, speech, layout: str = LAYOUTS[0],
                 size: int = 512, mirror: str = MIRROR_MODES[0], filename_prefix: str = "tavid/conversation",
                 sampler: str = "auto", scheduler: str = "auto", steps: int = 20, cfg: float = 2.0, seed: int = 0,
-                identity_cfg: float = 2.0, sampler_custom=None, sigmas=None) -> io.NodeOutput:
+                identity_cfg: float = 2.0, sampler_custom=None, sigmas=None, audio=None) -> io.NodeOutput:
         runtime = node_runtime()
         with node_errors(NODE):
             settings = sampler_settings(sampler, scheduler, steps, cfg, seed, identity_cfg, sampler_custom, sigmas)
@@ -71,9 +76,12 @@ class RenderVideo(io.ComfyNode):
                           for photo, side, field in zip(photos, ("right", "left"), ("image_a", "image_b"))]
             faces = tuple(face_model.prepare(photo, size=size, runtime=runtime, where=field)
                           for photo, field in zip(photos, ("image_a", "image_b")))
+            recording = from_audio(audio, "audio", mono=False)
+            soundtrack = None if recording is None else array_soundtrack(
+                [recording], motion_a.num_frames / motion_a.fps)
             path, name, subfolder = numbered_output(filename_prefix, ".mp4")
             frames = render_video(face_model, faces, (motion_a, motion_b), speech, path, layout=layout,
-                                  sampler=settings, runtime=runtime)
+                                  sampler=settings, runtime=runtime, soundtrack=soundtrack)
             write_timeline(path, frames, motion_a.fps, speech, None, {
                 "voices": [v.describe() for v in speech.voices or ()],
                 "layout": layout, "size": size, "mirror": mirror,

@@ -186,17 +186,37 @@ def input_folder() -> str:
         return os.environ.get("TAVID_INPUT_DIR") or os.path.abspath("input")
 
 
+def input_fingerprint(name: str, is_sample: bool, path_of) -> str:
+    """What ComfyUI compares to decide whether to read an input file again: a sample by its name, a file by its
+    name, time and size, so one replaced under the same name is read again."""
+    if is_sample:
+        return name
+    try:
+        stat = os.stat(path_of(name))
+    except Exception:  # noqa: BLE001 - the node's execute() reports the problem with its field
+        return name
+    return f"{name}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
-def input_images() -> list[str]:
-    """The pictures in the input folder and its subfolders, as names relative to it ("sub/x.png")."""
+def input_files(extensions: tuple[str, ...]) -> list[str]:
+    """The files of the input folder and its subfolders with these extensions, as names relative to it
+    ("sub/x.png")."""
     folder, names = input_folder(), []
     for root, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith(".")]   # ComfyUI's own hidden clipspace and the like
         names += [os.path.relpath(os.path.join(root, f), folder).replace(os.sep, "/") for f in files
-                  if f.lower().endswith(IMAGE_EXTENSIONS)]
+                  if f.lower().endswith(extensions)]
     return sorted(names)
+
+
+def input_images() -> list[str]:
+    return input_files(IMAGE_EXTENSIONS)
+
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".mp4", ".mov", ".mkv", ".webm")
 
 
 def model_subfolder(key: str, name: str, field: str) -> str:

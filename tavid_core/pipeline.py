@@ -107,7 +107,7 @@ class GenerateResult:
     frames: int
     duration_s: float
     speech: Speech
-    voices: tuple[Voice, Voice]
+    voices: tuple[Voice, Voice] | None   # None for a dub: the voices are the recording's
     seconds: dict = field(default_factory=dict)  # wall time per stage
 
 
@@ -175,19 +175,27 @@ class TavidPipeline:
         return self.engines.motion_mapper.map(speech, runtime=self.runtime, fps=settings.fps, seed=settings.seed,
                                               expressiveness=settings.expressiveness)
 
+    def faces(self, face_a: np.ndarray, face_b: np.ndarray, settings: GenerateSettings) -> tuple[np.ndarray, ...]:
+        """Both photos as uint8 RGB, each mirrored when it looks away from the partner (settings.mirror)."""
+        face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
+        if settings.mirror == "auto":  # A sits on the left and looks right, B the other way
+            face_a, face_b = turn_toward(face_a, "right", "face A"), turn_toward(face_b, "left", "face B")
+        return face_a, face_b
+
+    def prepare(self, face_a: np.ndarray, face_b: np.ndarray, settings: GenerateSettings) -> list[PreparedFace]:
+        return [self.engines.face_model.prepare(face, size=settings.size, runtime=self.runtime, where=f"face {who}")
+                for face, who in ((face_a, "A"), (face_b, "B"))]
+
     # ------------------------------------------------------------------------------------- generate
     def generate(self, dialogue: Dialogue, face_a: np.ndarray, face_b: np.ndarray, output: str,
                  settings: GenerateSettings = GenerateSettings()) -> GenerateResult:
         settings.check()
-        face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
-        if settings.mirror == "auto":  # A sits on the left and looks right, B the other way
-            face_a, face_b = turn_toward(face_a, "right", "face A"), turn_toward(face_b, "left", "face B")
+        face_a, face_b = self.faces(face_a, face_b, settings)
         clock = StageClock()
 
         voices = self.voices(face_a, face_b, settings)
         model = self.engines.face_model
-        prepared = [model.prepare(face, size=settings.size, runtime=self.runtime, where=f"face {who}")
-                    for face, who in ((face_a, "A"), (face_b, "B"))]
+        prepared = self.prepare(face_a, face_b, settings)
         clock.lap("faces")
         speech = self.speech(dialogue, voices, settings)
         clock.lap("speech")
@@ -208,20 +216,53 @@ class TavidPipeline:
         return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech,
                               voices, clock.seconds)
 
+    # ------------------------------------------------------------------------------------------ dub
+    def dub(self, recording, face_a: np.ndarray, face_b: np.ndarray, output: str,
+            settings: GenerateSettings = GenerateSettings(), dialogue: Dialogue | None = None,
+            dub_settings=None) -> GenerateResult:
+        """A video of both faces talking and listening to `recording` (a dub.Recording of two people): its
+        Speech found in the sound (dub/), the rest as `generate`; the video carries the recording itself."""
+        from .dub import DubSettings, dub_speech
+        settings.check()
+        face_a, face_b = self.faces(face_a, face_b, settings)
+        clock = StageClock()
+        prepared = self.prepare(face_a, face_b, settings)
+        clock.lap("faces")
+        dubbed = dub_speech(recording, dialogue, dub_settings or DubSettings(), runtime=self.runtime)
+        speech = dubbed.speech
+        clock.lap("speech")
+        motions = self.motion(speech, settings)
+        clock.lap("motion")
+        frames = motions[0].num_frames
+        frames = render_video(self.engines.face_model, prepared, motions, speech, output, layout=settings.layout,
+                              sampler=settings.sampler, runtime=self.runtime, window=settings.window,
+                              soundtrack=recording.soundtrack(frames / settings.fps))
+        clock.lap("render")
+        speakers = dialogue.speakers if dialogue is not None else ("A", "B")
+        timeline_path = write_timeline(output, frames, settings.fps, speech, speakers, {
+            "dub": {**dubbed.method, "notes": dubbed.notes, "recording": [s.where for s in recording.sources]},
+            "settings": asdict(settings),
+            "engines": self.engines.describe(),
+            "seconds": clock.seconds,
+        })
+        return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech, None, clock.seconds)
+
 
 def render_video(face_model: FaceModel, faces: tuple[PreparedFace, PreparedFace], motions: tuple[Motion, Motion],
                  speech: Speech, output: str, *, layout: str, sampler: SamplerSettings, runtime: Runtime,
-                 window: int = 25) -> int:
+                 window: int = 25, soundtrack=None) -> int:
     """Both faces rendered in lockstep, `window` frames at a time, composed by `layout` and streamed into an
-    MP4 at `output` with the conversation's mixed audio: memory stays flat however long the dialogue. The
-    CLI and the ComfyUI node that writes a video both render here. Returns the number of frames."""
+    MP4 at `output` with the conversation's mixed audio (or `soundtrack`, a media/soundtrack.py reader: a
+    dub's recording as it is): memory stays flat however long the dialogue. The CLI and the ComfyUI node
+    that writes a video both render here. Returns the number of frames."""
     motion_a, motion_b = motions
     if (motion_a.num_frames, motion_a.fps) != (motion_b.num_frames, motion_b.fps):
         raise TavidError(f"motion A has {motion_a.num_frames} frames at {motion_a.fps:g} fps and motion B "
                          f"{motion_b.num_frames} at {motion_b.fps:g}", where="motion",
                          fix="Use motion A and motion B of one motion mapper run.")
     fps, frames = motion_a.fps, motion_a.num_frames
-    audio = fit_audio(speech.mix, speech.sample_rate, frames, fps)
+    audio, rate = ((soundtrack, None) if soundtrack is not None
+                   else (fit_audio(speech.mix, speech.sample_rate, frames, fps), speech.sample_rate))
     width, height = canvas_size(layout, faces[0].size)
     holder = floor_holder(motion_a.speaking, motion_b.speaking, fps)  # who is on screen, per frame
     windows = range(0, frames, window)
@@ -231,7 +272,7 @@ def render_video(face_model: FaceModel, faces: tuple[PreparedFace, PreparedFace]
                for face, motion in zip(faces, motions)]
     # one progress bar per run: a sampling engine counts its own steps
     steps = windows if face_model.counts_steps else runtime.steps(windows, len(windows), "frames")
-    with VideoWriter(output, fps, width, height, audio, speech.sample_rate) as writer, one_core_left():
+    with VideoWriter(output, fps, width, height, audio, rate) as writer, one_core_left():
         for start in steps:
             runtime.check_interrupt()
             stop = min(start + window, frames)

@@ -24,7 +24,7 @@ COMFYUI = {"comfy", "comfy_api", "comfy_extras", "comfy_execution", "folder_path
 LAYERS = (
     {"errors", "limits", "types"},
     {"dialogue", "runtime", "media", "analysis", "checkpoints", "examples", "assets"},
-    {"engines"},
+    {"engines", "dub"},
     {"pipeline"},
     {"eval", "train"},
     {"bench", "cli", "__init__"},

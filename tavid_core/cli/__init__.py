@@ -2,6 +2,8 @@
 
     tavid generate [--script PATH] [--face-a IMG] [--face-b IMG] [-o OUT.mp4] [--seed N] [--fps N] [--size PX]
                    [--pitch-a/-b SEMITONES] [--speed-a/-b FACTOR] [--mirror auto|never] ...
+    tavid dub AUDIO [AUDIO_B] [--script S] [--face-a IMG] [--face-b IMG] [-o OUT.mp4] [--first a|b] ...
+                                  both faces talking and listening to a recording of two people
     tavid voices                  list the built-in voices
     tavid samples --out DIR       write the two sample portraits (e.g. into ComfyUI/input)
     tavid strip VIDEO -o PNG      a picture of captioned frames of a video
@@ -25,7 +27,7 @@ import logging
 import sys
 
 from ..errors import TavidError
-from . import bench, convert, evaluate, generate, media, models, train
+from . import bench, convert, dub, evaluate, generate, media, models, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "from a text dialogue and two face images (TAVID).")
     sub = parser.add_subparsers(dest="command", required=True)
     generate.add_parsers(sub)
+    dub.add_parsers(sub)
     train.add_parsers(sub)
     media.add_parsers(sub)
     evaluate.add_parsers(sub)

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import TavidError
 from .audio import load_audio
 from .files import check_output_path, disk_error, partial_path, remove_quietly
+from .soundtrack import ArrayReader
 
 
 # ------------------------------------------------------------------------------------------- video
@@ -18,14 +19,17 @@ class VideoWriter:
     """Streams frames into an MP4 (H.264, yuv420p) with an AAC soundtrack, interleaving audio as video
     advances, so memory stays flat however long the clip is. Encoding runs on a background thread (PyAV
     releases the GIL while x264 works) so the next frames render meanwhile; at most `queue` batches wait.
-    Use as a context manager: the file appears at `path` only when the block completes (see media/files.py)."""
+    Use as a context manager: the file appears at `path` only when the block completes (see media/files.py).
+    `audio` is float [C, N] at `sample_rate`, or a soundtrack reader (media/soundtrack.py) that decodes a
+    recording as it goes."""
 
-    def __init__(self, path: str, fps: float, width: int, height: int, audio: np.ndarray, sample_rate: int,
+    def __init__(self, path: str, fps: float, width: int, height: int, audio, sample_rate: int,
                  crf: int = 18, preset: str = "superfast", queue: int = 2):
         import av
         if width % 2 or height % 2:
             raise TavidError(f"H.264 needs even frame sizes, got {width}x{height}", where="video")
-        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+        if not hasattr(audio, "read"):
+            audio = ArrayReader(audio, sample_rate)
         self.path, self.fps, self.width, self.height = check_output_path(path, "video"), float(fps), width, height
         self._partial = partial_path(self.path)
         self._container = av.open(self._partial, mode="w")
@@ -34,10 +38,11 @@ class VideoWriter:
         # one x264 thread: it runs beside the renderer, which keeps the cores busy, and x264's own
         # threads only add overhead then (about 15 % more CPU per frame, same file)
         self._video.options = {"crf": str(crf), "preset": preset, "threads": "1"}
-        self._audio = self._container.add_stream("aac", rate=sample_rate)
-        self._audio.layout = "stereo" if audio.shape[0] == 2 else "mono"
-        self._samples = audio  # clipped chunk by chunk: a copy of a long soundtrack would cost as much again
-        self._rate = sample_rate
+        self._audio = self._container.add_stream("aac", rate=audio.rate)
+        self._audio.layout = "stereo" if audio.channels == 2 else "mono"
+        self._samples = audio  # read and clipped chunk by chunk: a copy of a long soundtrack would cost as much again
+        self._length = audio.length
+        self._rate = audio.rate
         self._audio_written = 0
         self.frames_written = 0
         self._pending: queue_module.Queue = queue_module.Queue(maxsize=queue)
@@ -79,10 +84,10 @@ class VideoWriter:
 
     def _write_audio(self, until: int) -> None:
         import av
-        until = min(until, self._samples.shape[1])
+        until = min(until, self._length)
         step = 4096
         for start in range(self._audio_written, until, step):
-            chunk = np.clip(self._samples[:, start:min(start + step, until)], -1.0, 1.0)
+            chunk = np.clip(self._samples.read(min(start + step, until) - start), -1.0, 1.0)
             frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=self._audio.layout.name)
             frame.sample_rate, frame.pts, frame.time_base = self._rate, start, Fraction(1, self._rate)
             for packet in self._audio.encode(frame):
@@ -96,12 +101,13 @@ class VideoWriter:
         self._stop_worker()
         try:
             self._raise_failure()
-            self._write_audio(self._samples.shape[1])
+            self._write_audio(self._length)
             for stream in (self._video, self._audio):
                 for packet in stream.encode(None):
                     self._container.mux(packet)
             self._container.close()
             self._container = None
+            self._samples.close()
             os.replace(self._partial, self.path)
         except OSError as e:  # a full disk surfaces here as often as in the encoder
             self._discard()
@@ -123,6 +129,7 @@ class VideoWriter:
         self._worker.join()
 
     def _discard(self) -> None:
+        self._samples.close()
         if self._container is not None:
             try:
                 self._container.close()

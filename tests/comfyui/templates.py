@@ -250,6 +250,31 @@ def f5_voices(g: Graph) -> None:
     streamed(g, nodes, filename_prefix="tavid/f5")
 
 
+def dubbed(g: Graph) -> None:
+    """A recording drives both faces: the sample conversation as each person's own track (no file, no model to
+    fetch); the note says how to use one's own."""
+    loader = g.node("TAVIDBuiltinEngines", 1)
+    g.note(1, "Dub mode: a recording of two people drives both faces. Pick your own file (copied into "
+              "ComfyUI/input, then R) in the Load Recording nodes: one track per person into audio_a and audio_b, "
+              "or one file with both voices into audio (it needs tavid models fetch). For exact words connect a "
+              "TAVID Dialogue Script with the transcript.", height=190)
+    nodes = {"loader": loader}
+    for who, sample in (("A", "grace_hopper"), ("B", "astronaut")):
+        nodes[f"portrait {who}"] = g.node("TAVIDLoadPortrait", 0, title=f"TAVID Load Portrait {who}", grow=190,
+                                          portrait=f"sample: {sample}")
+    dub = g.node("TAVIDDialogueAudio", 2)
+    for who in "AB":
+        track = g.node("TAVIDLoadRecording", 1, title=f"TAVID Load Recording {who}",
+                       recording=f"sample conversation: {who}'s track")
+        g.link(track, "recording", dub, f"audio_{who.lower()}")
+    nodes["speech"] = dub
+    nodes["motion"] = g.node("TAVIDMotionMapper", 3)
+    g.link(loader, "motion mapper", nodes["motion"], "motion_mapper")
+    g.link(dub, "speech", nodes["motion"], "speech")
+    video = streamed(g, nodes, filename_prefix="tavid/dub")
+    g.link(dub, "recording", video, "audio")
+
+
 TEMPLATES = {   # file name (the title the template browser shows): (what it builds, its description)
     "TAVID conversation, zero downloads": (zero_downloads, "The example dialogue with the built-in engines, "
                                            "rendered straight into a video file (any length, flat memory)."),
@@ -267,6 +292,9 @@ TEMPLATES = {   # file name (the title the template browser shows): (what it bui
                                              "renders a frame in milliseconds)."),
     "TAVID short clip, F5 TTS voices": (f5_voices, "Natural voices from the public F5-TTS and Vocos weights in "
                                         "models/f5_tts, each imitating a recording when given one."),
+    "TAVID dub, a recording drives both faces": (dubbed, "Dub mode: an existing recording of two people (the "
+                                                 "sample conversation, or your own file) animates both faces, "
+                                                 "talking and listening; the video carries the recording."),
 }
 
 

@@ -25,7 +25,8 @@ def image_tensor(pixels: np.ndarray) -> torch.Tensor:
 def test_every_node_of_the_design_is_registered_with_docs(nodes):
     assert set(nodes) == {"TAVIDDialogueScript", "TAVIDLoadPortrait", "TAVIDBuiltinEngines", "TAVIDCheckpointLoader",
                           "TAVIDF5Loader", "TAVIDLoraLoader", "TAVIDLivePortraitLoader", "TAVIDTextEncoder",
-                          "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDMotionMapper", "TAVIDFaceSampler",
+                          "TAVIDSpeakerMapper", "TAVIDSpeechGenerator", "TAVIDLoadRecording", "TAVIDDialogueAudio",
+                          "TAVIDMotionMapper", "TAVIDFaceSampler",
                           "TAVIDFaceModelSampling", "TAVIDComposeDialogue", "TAVIDRenderVideo", "TAVIDEvaluate"}
     for cls in nodes.values():
         schema = cls.define_schema()

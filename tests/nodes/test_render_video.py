@@ -14,22 +14,6 @@ from helpers.scripts import SHORT_SCRIPT
 SIZE, SEED = 96, 5
 
 
-@pytest.fixture(scope="module")
-def nodes(pack):
-    import asyncio
-    extension = asyncio.run(pack.comfy_entrypoint())
-    return {cls.define_schema().node_id: cls for cls in asyncio.run(extension.get_node_list())}
-
-
-@pytest.fixture()
-def folders(tmp_path, monkeypatch):
-    for name in ("input", "output"):
-        (tmp_path / name).mkdir()
-    monkeypatch.setenv("TAVID_INPUT_DIR", str(tmp_path / "input"))
-    monkeypatch.setenv("TAVID_OUTPUT_DIR", str(tmp_path / "output"))
-    return tmp_path
-
-
 def rendered_graph(nodes, **render) -> tuple:
     """The zero-downloads template's graph node by node, one seed everywhere as `tavid generate --seed` has it."""
     te, sm, spm, mm, fm = nodes["TAVIDBuiltinEngines"].execute().args

@@ -29,7 +29,9 @@ def test_template_is_fit_to_ship(path, object_info):
     assert problems(workflow, object_info) + title_problems(path) == []
     prompt = ui_to_api(workflow, object_info)
     kinds = [node["class_type"] for node in prompt.values()]
-    assert kinds.count("TAVIDLoadPortrait") == 2 and kinds.count("TAVIDSpeakerMapper") == 2
+    assert kinds.count("TAVIDLoadPortrait") == 2
+    # the voices: one Speaker Mapper per face, or (a dub) the recording's through one Dialogue Audio
+    assert (kinds.count("TAVIDSpeakerMapper"), kinds.count("TAVIDDialogueAudio")) in ((2, 0), (0, 1))
     assert "TAVIDRenderVideo" in kinds or "SaveVideo" in kinds
 
 
@@ -69,6 +71,22 @@ def test_the_liveportrait_template_renders_with_the_liveportrait_loader(object_i
     loader, _ = _node(prompt, "TAVIDLivePortraitLoader")
     _, video = _node(prompt, "TAVIDRenderVideo")
     assert video["inputs"]["face_model"] == [loader, 0] and video["inputs"]["size"] == 512
+
+
+def test_the_dub_template_feeds_the_sample_tracks_to_motion_and_the_video(object_info):
+    """A recording in place of the speech side: both Load Recording samples into TAVID Dialogue Audio, whose speech
+    drives the Motion Mapper and whose recording (not the speech's mix) is what Render Video carries."""
+    prompt = _prompt("TAVID dub, a recording drives both faces", object_info)
+    dub, _ = _node(prompt, "TAVIDDialogueAudio")
+    tracks = {k: n["inputs"]["recording"] for k, n in prompt.items() if n["class_type"] == "TAVIDLoadRecording"}
+    assert sorted(tracks.values()) == ["sample conversation: A's track", "sample conversation: B's track"]
+    assert {prompt[dub]["inputs"][f"audio_{w}"][0] for w in "ab"} == set(tracks)
+    assert "audio" not in prompt[dub]["inputs"]
+    _, motion = _node(prompt, "TAVIDMotionMapper")
+    _, video = _node(prompt, "TAVIDRenderVideo")
+    assert motion["inputs"]["speech"] == video["inputs"]["speech"] == [dub, 0]
+    assert video["inputs"]["audio"] == [dub, 1]
+    assert not any(n["class_type"] in ("TAVIDSpeechGenerator", "LoadAudio") for n in prompt.values())
 
 
 def _shifted(workflow: dict, node_id: int, dx: float, dy: float) -> dict:

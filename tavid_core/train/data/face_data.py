@@ -27,9 +27,9 @@ from typing import Iterator
 
 import numpy as np
 
-from ...analysis.audio_features import SPEECH_FEATURES, energy_db, speech_features
+from ...analysis.audio_features import SPEECH_FEATURES, speech_features
 from ...analysis.faces import FaceAnalyzer, face_analyzer
-from ...analysis.spans import lasting, runs
+from ...analysis.voice_activity import voice_activity
 from ...checkpoints import write_checkpoint
 from ...engines.builtin.speech import FEATURE_RATE, BuiltinSpeechGenerator
 from ...engines.shared.face_rig import FaceRig
@@ -58,13 +58,6 @@ _DETECT_SIDES = (240, 272, 304, 336)  # the detector searches copies this big (t
 _MIN_OVERLAP = 0.3        # a detection must overlap the tracked face this much (IoU) to be taken for it
 _BOX_RAISE = -0.04        # the detector's box centre lies this far above the points' centre, in box sides
 _SPREADS = ((0, 0, 1), (0.04, 0, 1), (-0.04, 0, 1), (0, 0.04, 1), (0, -0.04, 1), (0, 0, 0.94), (0, 0, 1.06))
-# voice activity, on a 100 Hz energy grid
-_VAD_RATE = 100.0
-_BELOW_PEAK_DB = 30.0     # speech is within this of the track's loud level (its 95th percentile) ...
-_ABOVE_FLOOR_DB = 10.0    # ... and this far above its quiet level (10th percentile)
-_CROSSTALK_DB = 10.0      # a voice this much quieter than the partner's microphone is the partner's, leaking in
-_MIN_PAUSE_S = 0.2        # shorter silences stay inside one stretch of speech
-_MIN_SPEECH_S = 0.08      # shorter blips are not speech
 
 
 @dataclass(frozen=True)
@@ -238,25 +231,6 @@ def _person_audio(record: DyadicRecord, person: int) -> np.ndarray:
     clip = ClipRecord(audio=source, text="", speaker=PEOPLE[person], start=record.start, end=record.end,
                       line=record.line)
     return load_clip_audio(clip, SAMPLE_RATE)
-
-
-def voice_activity(tracks: np.ndarray, sample_rate: int) -> tuple[Segment, ...]:
-    """Who speaks when, from each person's own track `[2, N]`: stretches loud for that track and not
-    just the partner's voice leaking into it; short pauses bridged, blips dropped. Sorted by start."""
-    levels = np.stack([energy_db(track, sample_rate, _VAD_RATE) for track in tracks])
-    duration = tracks.shape[1] / sample_rate
-    found = []
-    for person in (0, 1):
-        own, other = levels[person], levels[1 - person]
-        threshold = max(np.percentile(own, 95) - _BELOW_PEAK_DB, np.percentile(own, 10) + _ABOVE_FLOOR_DB)
-        loud = (own > threshold) & (own > other - _CROSSTALK_DB)
-        talking = lasting(~lasting(~loud, _MIN_PAUSE_S * _VAD_RATE), _MIN_SPEECH_S * _VAD_RATE)
-        # energy frame j is centred on j / rate and reaches half a frame either side
-        found += [(max(0.0, float(a - 0.5) / _VAD_RATE), min(duration, float(b - 0.5) / _VAD_RATE), person)
-                  for a, b in runs(talking)]
-    found.sort()
-    return tuple(Segment(turn=i, speaker=person, start_s=start, end_s=end, text="")
-                 for i, (start, end, person) in enumerate(found))
 
 
 def speech_of(tracks: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Speech:
