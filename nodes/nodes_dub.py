@@ -94,10 +94,11 @@ class DialogueAudio(io.ComfyNode):
                                tooltip="Longest recording accepted."),
             ],
             outputs=[
-                sockets.Speech.Output("speech", display_name="speech", tooltip="Timed speech of both people, for the Motion Mapper and "
-                                                        "Compose Dialogue."),
-                io.Audio.Output("recording", display_name="recording", tooltip="What the video should carry: the recording as it is (two tracks "
-                                                 "summed)."),
+                sockets.Speech.Output("speech", display_name="speech",
+                                      tooltip="Timed speech of both people, for the Motion Mapper and Compose "
+                                              "Dialogue."),
+                io.Audio.Output("recording", display_name="recording",
+                                tooltip="What the video should carry: the recording as it is (two tracks summed)."),
             ],
         )
 

@@ -6,11 +6,10 @@ from dataclasses import fields
 
 from comfy_api.latest import InputImpl, io, ui
 
-from ..tavid_core.analysis.faces import turn_toward
 from ..tavid_core.limits import MIRROR_MODES
 from ..tavid_core.media.compose import LAYOUTS
 from ..tavid_core.media.soundtrack import array_soundtrack
-from ..tavid_core.pipeline import render_video, write_timeline
+from ..tavid_core.pipeline import facing_each_other, prepare_faces, render_video, write_timeline
 from . import sockets
 from .convert import from_audio, reference_image
 from .errors import node_errors
@@ -70,12 +69,10 @@ class RenderVideo(io.ComfyNode):
         runtime = node_runtime()
         with node_errors(NODE):
             settings = sampler_settings(sampler, scheduler, steps, cfg, seed, identity_cfg, sampler_custom, sigmas)
-            photos = [reference_image(image, field) for image, field in ((image_a, "image_a"), (image_b, "image_b"))]
-            if mirror == "auto":  # as tavid generate does: A sits on the left and looks right, B the other way
-                photos = [turn_toward(photo, side, field)
-                          for photo, side, field in zip(photos, ("right", "left"), ("image_a", "image_b"))]
-            faces = tuple(face_model.prepare(photo, size=size, runtime=runtime, where=field)
-                          for photo, field in zip(photos, ("image_a", "image_b")))
+            names = ("image_a", "image_b")
+            photos = facing_each_other(tuple(reference_image(image, field) for image, field in
+                                             zip((image_a, image_b), names)), mirror, names)
+            faces = prepare_faces(face_model, photos, size, runtime, names)
             recording = from_audio(audio, "audio", mono=False)
             soundtrack = None if recording is None else array_soundtrack(
                 [recording], motion_a.num_frames / motion_a.fps)

@@ -265,6 +265,13 @@ def parse_script(text: str, speaker_names: tuple[str | None, str | None] = (None
     turns: list[tuple[str, Turn]] = []  # (speaker identity, turn as speaker 0) until the slots are known
     voice_lines: list[tuple[str, str, int]] = []
     _read_turns(text, found, turns, voice_lines, max_turn_chars)
+    return _dialogue(found, turns, voice_lines, speaker_names)
+
+
+def _dialogue(found: dict[str, _Speaker], turns: list[tuple[str, Turn]], voice_lines: list[tuple[str, str, int]],
+              speaker_names: tuple[str | None, str | None]) -> Dialogue:
+    """The Dialogue of what `_read_turns` read, after the checks only the whole script can fail: no turns, one
+    speaker, two speakers of one name, [voice ...] lines naming no one or one person twice."""
     if not turns:
         raise ScriptError("the script has no turns; write at least one line like 'A: Hello.'", where="script")
     if len(found) < 2:
@@ -323,10 +330,11 @@ def script_outline(text: str, speaker_names: tuple[str | None, str | None] = (No
     a mistake are given as they read so far."""
     found: dict[str, _Speaker] = {}
     turns: list[tuple[str, Turn]] = []
+    voice_lines: list[tuple[str, str, int]] = []
     error = None
     try:
-        _read_turns(text, found, turns, [], MAX_TURN_CHARS)
-        parse_script(text, speaker_names)   # what only the whole script can get wrong: one speaker, one name
+        _read_turns(text, found, turns, voice_lines, MAX_TURN_CHARS)
+        _dialogue(found, turns, voice_lines, speaker_names)
     except ScriptError as e:
         error = {"line": e.line, "message": e.message, "fix": e.fix}
     slots = _slots(found)

@@ -175,27 +175,16 @@ class TavidPipeline:
         return self.engines.motion_mapper.map(speech, runtime=self.runtime, fps=settings.fps, seed=settings.seed,
                                               expressiveness=settings.expressiveness)
 
-    def faces(self, face_a: np.ndarray, face_b: np.ndarray, settings: GenerateSettings) -> tuple[np.ndarray, ...]:
-        """Both photos as uint8 RGB, each mirrored when it looks away from the partner (settings.mirror)."""
-        face_a, face_b = as_uint8_rgb(face_a, "face A"), as_uint8_rgb(face_b, "face B")
-        if settings.mirror == "auto":  # A sits on the left and looks right, B the other way
-            face_a, face_b = turn_toward(face_a, "right", "face A"), turn_toward(face_b, "left", "face B")
-        return face_a, face_b
-
-    def prepare(self, face_a: np.ndarray, face_b: np.ndarray, settings: GenerateSettings) -> list[PreparedFace]:
-        return [self.engines.face_model.prepare(face, size=settings.size, runtime=self.runtime, where=f"face {who}")
-                for face, who in ((face_a, "A"), (face_b, "B"))]
-
     # ------------------------------------------------------------------------------------- generate
     def generate(self, dialogue: Dialogue, face_a: np.ndarray, face_b: np.ndarray, output: str,
                  settings: GenerateSettings = GenerateSettings()) -> GenerateResult:
         settings.check()
-        face_a, face_b = self.faces(face_a, face_b, settings)
+        face_a, face_b = facing_each_other((face_a, face_b), settings.mirror)
         clock = StageClock()
 
         voices = self.voices(face_a, face_b, settings)
         model = self.engines.face_model
-        prepared = self.prepare(face_a, face_b, settings)
+        prepared = prepare_faces(model, (face_a, face_b), settings.size, self.runtime)
         clock.lap("faces")
         speech = self.speech(dialogue, voices, settings)
         clock.lap("speech")
@@ -224,9 +213,9 @@ class TavidPipeline:
         Speech found in the sound (dub/), the rest as `generate`; the video carries the recording itself."""
         from .dub import DubSettings, dub_speech
         settings.check()
-        face_a, face_b = self.faces(face_a, face_b, settings)
+        photos = facing_each_other((face_a, face_b), settings.mirror)
         clock = StageClock()
-        prepared = self.prepare(face_a, face_b, settings)
+        prepared = prepare_faces(self.engines.face_model, photos, settings.size, self.runtime)
         clock.lap("faces")
         dubbed = dub_speech(recording, dialogue, dub_settings or DubSettings(), runtime=self.runtime)
         speech = dubbed.speech
@@ -246,6 +235,22 @@ class TavidPipeline:
             "seconds": clock.seconds,
         })
         return GenerateResult(output, timeline_path, frames, frames / settings.fps, speech, None, clock.seconds)
+
+
+def facing_each_other(photos: tuple[np.ndarray, np.ndarray], mirror: str, where: tuple[str, str] = ("face A", "face B")
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Both photos as uint8 RGB, each mirrored (`mirror` "auto") when it looks away from its partner: A sits on
+    the left and looks right, B the other way."""
+    photos = tuple(as_uint8_rgb(photo, field) for photo, field in zip(photos, where))
+    if mirror == "auto":
+        photos = tuple(turn_toward(photo, side, field) for photo, side, field in zip(photos, ("right", "left"), where))
+    return photos
+
+
+def prepare_faces(face_model: FaceModel, photos: tuple[np.ndarray, np.ndarray], size: int, runtime: Runtime,
+                  where: tuple[str, str] = ("face A", "face B")) -> tuple[PreparedFace, PreparedFace]:
+    return tuple(face_model.prepare(photo, size=size, runtime=runtime, where=field)
+                 for photo, field in zip(photos, where))
 
 
 def render_video(face_model: FaceModel, faces: tuple[PreparedFace, PreparedFace], motions: tuple[Motion, Motion],

@@ -8,9 +8,7 @@ import time
 
 from ..dub.dubbing import FIRST_SPEAKERS, LANGUAGES, WORD_MODES
 from ..errors import TavidError
-from ..limits import MIRROR_MODES
-from ..media.compose import LAYOUTS
-from .generate import _face, checked_settings
+from .generate import _face, add_motion_arguments, add_run_arguments, add_video_arguments, checked_settings
 
 
 def cmd_dub(args) -> int:
@@ -55,9 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     dub.add_argument("audio", metavar="AUDIO", help="the recording (any audio or video file), or A's own track")
     dub.add_argument("audio_b", metavar="AUDIO_B", nargs="?", help="B's own track, when each person has one")
     dub.add_argument("--script", help="transcript in the dialogue script format (A:/B: or names), for exact words")
-    dub.add_argument("--face-a", help="photo of speaker A (default: Grace Hopper sample)")
-    dub.add_argument("--face-b", help="photo of speaker B (default: astronaut sample)")
-    dub.add_argument("-o", "--output", default="tavid_dub.mp4", help="output MP4 (default: %(default)s)")
+    add_video_arguments(dub, "tavid_dub.mp4")
     dub.add_argument("--first", default="a", choices=FIRST_SPEAKERS,
                      help="one mixed recording without a script: who speaks first (default: %(default)s)")
     dub.add_argument("--language", default="en", choices=LANGUAGES,
@@ -66,12 +62,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="auto: from the script, else heard by Whisper; energy: mouths follow the loudness only")
     dub.add_argument("--max-minutes", type=float, default=60.0, metavar="MINUTES",
                      help="refuse a longer recording (default: %(default)s)")
-    dub.add_argument("--seed", type=int, default=0, help="random seed of the motion (default: %(default)s)")
-    dub.add_argument("--fps", type=float, default=25.0, help="frames per second (default: %(default)s)")
-    dub.add_argument("--size", type=int, default=512, help="pixels per face (default: %(default)s)")
-    dub.add_argument("--layout", default="side_by_side", choices=LAYOUTS, help="(default: %(default)s)")
-    dub.add_argument("--mirror", default="auto", choices=MIRROR_MODES, help="(default: %(default)s)")
-    dub.add_argument("--expressiveness", type=float, default=1.0, help="motion strength, 0-3 (default: %(default)s)")
-    dub.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: %(default)s)")
-    dub.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+    add_motion_arguments(dub)
+    add_run_arguments(dub)
     dub.set_defaults(func=cmd_dub)

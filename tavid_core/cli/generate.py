@@ -129,15 +129,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          description="Render a two-person conversation. Without arguments: the example script "
                                      "with two sample portraits.")
     gen.add_argument("--script", help="dialogue script (default: workflows/example_dialogue.txt)")
-    gen.add_argument("--face-a", help="photo of speaker A (default: Grace Hopper sample)")
-    gen.add_argument("--face-b", help="photo of speaker B (default: astronaut sample)")
-    gen.add_argument("-o", "--output", default="tavid_conversation.mp4", help="output MP4 (default: %(default)s)")
-    gen.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    gen.add_argument("--fps", type=float, default=25.0, help="frames per second (default: %(default)s)")
-    gen.add_argument("--size", type=int, default=512, help="pixels per face (default: %(default)s)")
-    gen.add_argument("--layout", default="side_by_side", choices=LAYOUTS,
-                     help="side_by_side, stacked (A on top), speaker_follow (one shot of whoever speaks) or "
-                          "picture_in_picture (that shot with the listener inset) (default: %(default)s)")
+    add_video_arguments(gen, "tavid_conversation.mp4")
     gen.add_argument("--voice-a", default="auto", help="voice of A by name, or auto from the face (see tavid voices)")
     gen.add_argument("--voice-b", default="auto", help="voice of B by name, or auto from the face")
     gen.add_argument("--voice-set", default="neural", choices=("neural", "espeak"),
@@ -154,12 +146,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                               "it, the built-in engines match its pitch")
         gen.add_argument(f"--transcript-{who}", metavar="TEXT",
                          help=f"the words said in --recording-{who} (F5-TTS needs them)")
-    gen.add_argument("--mirror", default="auto", choices=MIRROR_MODES,
-                     help="auto: mirror a photo whose face is turned away from the partner (A sits left, B right); "
-                          "never: use the photos as they are (default: %(default)s)")
+    add_motion_arguments(gen)
     gen.add_argument("--max-minutes", type=float, default=MAX_MINUTES, metavar="MINUTES",
                      help="refuse a dialogue whose speech lasts longer (default: %(default)s)")
-    gen.add_argument("--expressiveness", type=float, default=1.0, help="motion strength, 0-3 (default: %(default)s)")
     gen.add_argument("--engines", nargs="+", metavar="CKPT",
                      help="trained TAVID checkpoints (files or folders) to use instead of the built-in engines, "
                           "a folder of LivePortrait's five .safetensors files as the face model, or F5-TTS's model "
@@ -184,6 +173,31 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="a Stable Diffusion VAE (.safetensors), for a face model of --engines trained on one")
     gen.add_argument("--dtype", default="auto", choices=PRECISIONS,
                      help="precision of neural engines (default: %(default)s: bf16 or fp16 on a GPU, else fp32)")
-    gen.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: %(default)s)")
-    gen.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+    add_run_arguments(gen)
     gen.set_defaults(func=cmd_generate)
+
+
+def add_video_arguments(parser: argparse.ArgumentParser, output: str) -> None:
+    """The photos and the picture of a command that renders a conversation video (generate, dub)."""
+    parser.add_argument("--face-a", help="photo of speaker A (default: Grace Hopper sample)")
+    parser.add_argument("--face-b", help="photo of speaker B (default: astronaut sample)")
+    parser.add_argument("-o", "--output", default=output, help="output MP4 (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--fps", type=float, default=25.0, help="frames per second (default: %(default)s)")
+    parser.add_argument("--size", type=int, default=512, help="pixels per face (default: %(default)s)")
+    parser.add_argument("--layout", default="side_by_side", choices=LAYOUTS,
+                        help="side_by_side, stacked (A on top), speaker_follow (one shot of whoever speaks) or "
+                             "picture_in_picture (that shot with the listener inset) (default: %(default)s)")
+
+
+def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mirror", default="auto", choices=MIRROR_MODES,
+                        help="auto: mirror a photo whose face is turned away from the partner (A sits left, B "
+                             "right); never: use the photos as they are (default: %(default)s)")
+    parser.add_argument("--expressiveness", type=float, default=1.0,
+                        help="motion strength, 0-3 (default: %(default)s)")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: %(default)s)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")

@@ -5,8 +5,7 @@ dlib finds the two faces at the start (tracking.find_pair); from then on each fa
 of its own, which follows it from frame to frame inside a crop that stays put while the face stays near
 its middle, on a thread of its own: MediaPipe releases Python's lock, so the two faces use two cores
 while the main thread decodes. Identity embeddings still come from dlib, in the box its detector would
-draw around these points, on a third thread (dlib releases the lock too): a sample takes as long as a dozen
-frames of tracking, and the landmarkers would wait for it. The person on the left is A.
+draw around these points. The person on the left is A.
 """
 from __future__ import annotations
 
@@ -84,13 +83,8 @@ def track_meshes(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fa
     tracks = [FaceTrack(np.empty(0), np.empty(0), 0.0, layout=MEDIAPIPE478) for _ in range(2)]
     sample_every = sampling_interval(clip)
     pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tavid-face-{p}") for p in "AB"]  # in order
-    sampler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tavid-identity")   # one: samples stay in order
     pending: list[tuple[int, np.ndarray, list]] = []
-    sampled = []
     shape = None
-
-    def sample(track: FaceTrack, frame: np.ndarray, points: np.ndarray) -> None:
-        take_sample(track, frame, identity_box(frame, points), points, MEDIAPIPE478)
 
     def collect():
         index, frame, futures = pending.pop(0)
@@ -98,7 +92,7 @@ def track_meshes(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fa
             mesh = future.result()
             follower.record(mesh)
             if index % sample_every == 0 and follower.last is not None:
-                sampled.append(sampler.submit(sample, tracks[person], frame, follower.last))
+                take_sample(tracks[person], frame, identity_box(frame, follower.last), follower.last, MEDIAPIPE478)
 
     try:
         for index, frame in runtime.steps(enumerate(clip.frames()), clip.num_frames, "evaluating faces"):
@@ -113,10 +107,8 @@ def track_meshes(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fa
                 collect()
         while pending:
             collect()
-        for done in sampled:
-            done.result()   # raises what a sample raised
     finally:
-        for pool in (*pools, sampler):
+        for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
         for follower in followers:
             follower.landmarker.close()
