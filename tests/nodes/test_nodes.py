@@ -103,6 +103,18 @@ def test_graph_outputs_use_comfyui_types(graph):
     assert graph["voice_b"].pitch_semitones > 0.5 and graph["voice_b"].rate > 1.05
 
 
+def test_speaker_mapper_says_why_and_a_name_wins(nodes, graph, faces):
+    from tavid_core.analysis.wheel_models import model_path
+    mapper, spm = nodes["TAVIDSpeakerMapper"], graph["engines"][2]
+    picked = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["astronaut"]))
+    voice, reason = picked.args
+    assert reason == voice.reason and json.loads(json.dumps(picked.ui))["tavid_voice"] == [reason]
+    if model_path("age") and model_path("sex"):
+        assert reason == f"reads as female, about {voice.apparent_age:.0f}: heart"
+    named = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["astronaut"]), voice_name="joe-high")
+    assert named.args[0].preset == "joe-high" and named.args[1] == "named by hand: joe-high"
+
+
 def test_speech_generator_tells_the_frontend_who_speaks_when(graph):
     shown = json.loads(json.dumps(graph["speech_ui"]))["tavid_speech"][0]   # as it goes over the socket
     speech = graph["speech"]

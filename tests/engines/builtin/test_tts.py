@@ -103,8 +103,10 @@ def test_seeded_noise_replaces_random_nodes():
 
 
 def test_kokoro_voices_are_there_by_name_only():
-    """Faces are mapped onto joe and heart; Kokoro's voices are chosen by name, with the backend's own style."""
-    assert VoiceCatalog().neural_voices() in (("joe", "heart"), ("joe",), ("heart",), ())
+    """Faces are mapped onto joe and heart and their variants; Kokoro's voices are chosen by name, with the
+    backend's own style."""
+    assert VoiceCatalog().neural_voices() in (("joe", "heart", "joe-high", "heart-low"), ("joe", "joe-high"),
+                                              ("heart", "heart-low"), ())
     kokoro = [v for v in NEURAL_VOICES if v.family == "kokoro"]
     assert {v.name for v in kokoro} == {"kumo", "alpha", "nezumi"} and not any(v.mapped for v in kokoro)
     assert backend_voice_id("alpha") == "jf_alpha" and backend_voice_id("espeak:en+f2") == "en+f2"

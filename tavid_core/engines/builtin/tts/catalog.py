@@ -1,6 +1,7 @@
 """The built-in voices by name, and one loaded backend per family.
 
-Names: "joe" (piper, neural), "heart" (hibari, neural), the Kokoro voices "kumo", "alpha" and "nezumi"
+Names: "joe" (piper, neural), "heart" (hibari, neural), their shifted variants "joe-high" and "heart-low"
+(the second voice of two men or two women), the Kokoro voices "kumo", "alpha" and "nezumi"
 (neural, when `tavid models fetch` has fetched Kokoro; by name only for now), and "espeak:<voice>" for any
 espeak-ng voice such as "espeak:en-us+f3". joe and heart are the defaults; espeak is the fallback that always
 works.
@@ -26,6 +27,8 @@ class VoiceInfo:
     sex: str = ""        # how the voice sounds: "male", "female" ("" for espeak's many variants)
     backend_voice: str = ""   # the backend's own name for it (default: the name)
     mapped: bool = True  # faces are mapped onto it by default (the others are there by name)
+    shift_semitones: float = 0.0   # a variant: the backend voice played this much higher (formants move too)
+    rate: float = 1.0              # and spoken this much faster
 
     @property
     def voice_id(self) -> str:
@@ -35,11 +38,23 @@ class VoiceInfo:
 NEURAL_VOICES = (
     VoiceInfo("joe", "piper", "piper en_US joe (medium), 22.05 kHz, male", True, 108.0, "male"),
     VoiceInfo("heart", "hibari", "hibari heart (American English), 24 kHz, female", True, 196.0, "female"),
-    # Kokoro's, by name only until faces are mapped by apparent sex: they synthesise at about 0.7 of real time
-    # on 2 cores (joe 0.23, heart 0.05). Kept for DNSMOS OVRL >= 3.2 and Whisper WER <= 0.10 on six sentences
-    # (kumo 3.44 / 0.01, alpha 3.34 / 0.01, nezumi 3.31 / 0.00; jf_gongitsune, 3.17, and jf_tebukuro are left
-    # out); kumo against joe 0.61 in resemblyzer cosine, alpha and nezumi against heart 0.74 and 0.78 (one voice
-    # with itself 0.97-0.98)
+    # The second voice of two people of one apparent sex: joe or heart resampled, so the vocal tract sounds
+    # shorter or longer, not only the pitch (heart's own pitch control moves F0 alone: 3 semitones down that way
+    # is still heart to the speaker encoder, 0.83, and DNSMOS OVRL drops to 3.03). They cost what joe and heart cost
+    # (real-time factor 0.13 against joe's 0.11, 0.012 against heart's 0.010, measured together on 2 cores), where
+    # a Kokoro voice takes 0.6-0.8. Measured as
+    # spoken in a run (speech.py's speak) on six sentences, DNSMOS OVRL / Whisper tiny.en WER / resemblyzer
+    # cosine with the base voice (one voice with itself 0.97): joe 3.30 / 0.01, joe-high 3.36 / 0.04 / 0.62
+    # (+3 semitones: 0.68), heart 3.38 / 0.01, heart-low 3.32 / 0.01 / 0.73 (-4 semitones: 0.70, but 157 Hz,
+    # too near a man's voice).
+    VoiceInfo("joe-high", "piper", "joe 4 semitones higher by resampling, 22.05 kHz, male", True, 136.0, "male",
+              "joe", shift_semitones=4.0),
+    VoiceInfo("heart-low", "hibari", "heart 3 semitones lower by resampling, slower, 24 kHz, female", True,
+              165.0, "female", "heart", shift_semitones=-3.0, rate=0.95),
+    # Kokoro's, by name only: they synthesise at about 0.7 of real time on 2 cores (joe 0.23, heart 0.05). Kept
+    # for DNSMOS OVRL >= 3.2 and Whisper WER <= 0.10 on six sentences (kumo 3.44 / 0.01, alpha 3.34 / 0.01,
+    # nezumi 3.31 / 0.00; jf_gongitsune, 3.17, and jf_tebukuro are left out); kumo against joe 0.61 in
+    # resemblyzer cosine, alpha and nezumi against heart 0.74 and 0.78 (one voice with itself 0.97-0.98)
     *(VoiceInfo(name, "kokoro", f"Kokoro-82M {style} read through hibari's English G2P, 24 kHz, {sex}", True, f0,
                 sex, style, mapped=False)
       for name, style, sex, f0 in (("kumo", "jm_kumo", "male", 92.0), ("alpha", "jf_alpha", "female", 263.0),
