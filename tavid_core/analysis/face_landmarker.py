@@ -72,8 +72,8 @@ def blendshape_index(name: str) -> int:
 def landmarker_unavailable() -> str | None:
     """Why the landmarker cannot run here (None when it can): the runtime or the model file is missing."""
     if importlib.util.find_spec("mediapipe") is None:
-        return ("mediapipe is not installed (pip install \"mediapipe>=0.10.30,<0.10.32\"; it comes with the "
-                "pack's [eval] extra)")
+        return ("mediapipe is not installed (pip install \"mediapipe>=0.10.30,<0.10.32\"; the pack depends on it "
+                "where it has wheels: Linux x86-64, Windows x64, macOS arm64)")
     if model_path(MODEL) is None:
         return f"the face landmarker model is not fetched ({FETCH_HINT})"
     return None
