@@ -38,6 +38,8 @@ def test_generate_writes_video_and_timeline(generated):
     assert report["timeline"][1]["words"][0]["word"] == "Maybe"
     assert report["settings"]["seed"] == 5 and report["settings"]["size"] == 160
     assert {v["preset"] for v in report["voices"]} == {"joe", "heart"}
+    if "apparent_age" in report["voices"][1]:   # the age and sex models are fetched
+        assert report["voices"][1]["reason"].startswith("reads as female, about ")   # the astronaut
     # A talks in the first turn while B listens, and the other way round in the second
     first, second = report["timeline"][0], report["timeline"][1]
     closed = mouths_closed(frames, fps)
