@@ -138,9 +138,11 @@ class SpeechGenerator(io.ComfyNode):
 
 
 def who_speaks_when(speech, text) -> dict:
-    """What the pack's frontend draws under the node after a run: each person's stretches of speech."""
+    """What the pack's frontend draws under the node after a run: each person's stretches of speech, and each
+    voice as spoken with its reason (the second of two people of one sex may have moved to another voice)."""
     return {"duration": round(speech.duration_s, 3), "speakers": list(text.dialogue.speakers),
-            "segments": [[seg.speaker, round(seg.start_s, 3), round(seg.end_s, 3)] for seg in speech.timeline]}
+            "segments": [[seg.speaker, round(seg.start_s, 3), round(seg.end_s, 3)] for seg in speech.timeline],
+            "voices": [v.reason or v.preset or v.source for v in speech.voices or ()]}
 
 
 NODES = [TextEncoder, SpeakerMapper, SpeechGenerator]

@@ -121,6 +121,7 @@ def test_speech_generator_tells_the_frontend_who_speaks_when(graph):
     assert shown["speakers"] == ["Ada", "B"] and shown["duration"] == pytest.approx(speech.duration_s, abs=1e-3)
     assert [s[0] for s in shown["segments"]] == [seg.speaker for seg in speech.timeline]
     assert shown["segments"][1][1] == pytest.approx(speech.timeline[1].start_s, abs=1e-3)
+    assert shown["voices"] == [v.reason for v in speech.voices] and all(shown["voices"])
 
 
 def test_speaker_mask_follows_who_speaks(graph):
