@@ -6,9 +6,10 @@ pitch: younger higher, older lower. The dlib identity embedding, centred on the 
 faces, is projected onto fixed pseudo-random directions (one per voice, one for pitch, one for speaking rate):
 it gives each face its small pitch and rate variation and ranks the voices when the sex is not read, so the
 same face always gets the same voice and different faces differ. (Ranking one sex's two voices by identity
-too would flip between copies of one photo: the two projections often lie within their noise.) The apparent age and sex are guesses about appearance and can be wrong; the reason
-recorded in the Voice says what was read. A reference recording, when given, instead picks the voice and
-pitch shift closest to its pitch. A name picks a voice by hand.
+too would flip between copies of one photo: the two projections often lie within their noise.) The apparent
+age and sex are guesses about appearance and can be wrong; the reason recorded in the Voice says what was
+read. A reference recording, when given, instead picks the voice and pitch shift closest to its pitch. A
+name picks a voice by hand.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ...analysis.audio_features import median_pitch_hz
 from ...analysis.faces import face_analyzer
 from ...analysis.wheel_models import fallback_note, model_path
 from ...assets import asset
-from ...errors import TavidError
+from ...errors import EngineUnavailableError, TavidError
 from ...runtime import Runtime
 from ...types import Voice
 from ..protocols import SpeakerMapper
@@ -35,6 +36,8 @@ _MAX_MATCH_PITCH_ST = 4.0  # a reference recording may move pitch further
 _MAX_AGE_PITCH_ST = 0.75   # apparent age nudges pitch by at most this many semitones ...
 _PITCH_AGE, _AGE_SPAN = 35.0, 25.0   # ... up below 35 years, down above, fully by 10 and by 60
 _SURE_SEX = 0.15           # a face reads as one sex when its probability is this far from 0.5
+# espeak's two voices of a sex, for when neither neural voice of that sex loads
+_ESPEAK_PAIRS = {"male": ("espeak:en-us+m3", "espeak:en-us+m7"), "female": ("espeak:en-us+f3", "espeak:en-us+f4")}
 
 
 def _direction(label: str, dim: int) -> np.ndarray:
@@ -82,7 +85,11 @@ def apparent(image: np.ndarray, box) -> tuple[AgeSex | None, str]:
     missing = [name for name in ("age", "sex") if model_path(name) is None]
     if missing:
         return None, fallback_note(missing[0])
-    found = age_sex_estimator().estimate(image, box)
+    try:
+        estimator = age_sex_estimator()
+    except EngineUnavailableError as e:   # the files are there but do not load (dlib or onnxruntime)
+        return None, e.message
+    found = estimator.estimate(image, box)
     return (found, "") if found is not None else (None, "the age and sex estimator did not read this face")
 
 
@@ -112,10 +119,12 @@ class BuiltinSpeakerMapper(SpeakerMapper):
         self._voices = voices  # the voices faces are mapped onto; None: the neural voices that load
 
     def candidate_voices(self) -> tuple[str, ...]:
+        """The voices faces are mapped onto: the neural ones that load, and espeak's for a sex they leave out."""
         if self._voices:
             return self._voices
         neural = self.catalog.neural_voices()
-        return neural if len(neural) >= 2 else ("espeak:en-us+m3", "espeak:en-us+f3", *neural)
+        covered = {voice_info(n).sex for n in neural}
+        return neural + tuple(v for sex, pair in _ESPEAK_PAIRS.items() if sex not in covered for v in pair)
 
     def map_face(self, image: np.ndarray, *, runtime: Runtime, reference_audio: tuple[np.ndarray, int] | None = None,
                  voice: str = "auto", pitch_semitones: float | None = None, rate: float | None = None,

