@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..media.images import as_uint8_rgb
+from ..runtime.threads import onnx_session
 from .faces import face_analyzer, import_dlib, models_dir
 from .wheel_models import require
 
@@ -42,12 +43,7 @@ class AgeSex:
 
 
 def _session(name: str):
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1   # tiny networks: threads only cost
-    options.log_severity_level = 3
-    return ort.InferenceSession(require(name, where="age and sex estimator"), options,
-                                providers=["CPUExecutionProvider"])
+    return onnx_session(require(name, where="age and sex estimator"), threads=1)   # tiny networks: threads only cost
 
 
 class AgeSexEstimator:

@@ -81,11 +81,12 @@ class Transcriber:
                                    local_files_only=True)
         self._lock = threading.Lock()
 
-    def words(self, audio: np.ndarray, sample_rate: int) -> list[Word]:
-        """The words heard in mono audio at any rate, with their times in seconds from its start."""
+    def words(self, audio: np.ndarray, sample_rate: int, beam: int = 5) -> list[Word]:
+        """The words heard in mono audio at any rate, with their times in seconds from its start. `beam` 1
+        decodes greedily: a third less work, the same words on our voices' main job."""
         audio = resample(np.asarray(audio, np.float32).reshape(-1), sample_rate, SAMPLE_RATE)
         with self._lock:
-            segments, _ = self._model.transcribe(np.clip(audio, -1.0, 1.0), language="en", beam_size=5,
+            segments, _ = self._model.transcribe(np.clip(audio, -1.0, 1.0), language="en", beam_size=beam,
                                                  word_timestamps=True, condition_on_previous_text=False)
             pieces = [w for s in segments for w in (s.words or ()) if w.word.strip()]
         out: list[Word] = []
@@ -99,7 +100,8 @@ class Transcriber:
         return out
 
 
-@lru_cache(maxsize=1)
-def transcriber() -> Transcriber:
-    """The process-wide transcriber (two CPU threads at most), or an error saying what to install."""
-    return Transcriber(_checked_folder(), threads=min(2, os.cpu_count() or 1))
+@lru_cache(maxsize=2)
+def transcriber(threads: int = 2) -> Transcriber:
+    """The process-wide transcriber on at most `threads` CPU threads (one where other work keeps the cores
+    busy: a second thread then only waits for them), or an error saying what to install."""
+    return Transcriber(_checked_folder(), threads=max(1, min(threads, os.cpu_count() or 1)))

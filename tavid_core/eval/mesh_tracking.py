@@ -19,8 +19,8 @@ from ..media.images import as_uint8_rgb
 from ..runtime import Runtime
 from .clip import Clip
 from .landmark_layout import MEDIAPIPE478
-from .tracking import (BOX_PER_SPAN, Box, FaceTrack, _Rows, check_frame, find_pair, sampling_interval, take_sample,
-                       typical_size)
+from .tracking import (BOX_PER_SPAN, Box, FaceTrack, _Rows, check_frame, embed_samples, find_pair, sampling_interval,
+                       take_sample, typical_size)
 
 RECENTRE = 0.15          # the crop follows when the face has moved this share of its width from the crop's centre
 RESIZE = 0.3             # ... or has grown or shrunk by this share
@@ -119,6 +119,7 @@ def track_meshes(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fa
         track.blendshapes = np.nan_to_num(follower.scores.array())
         track.angles = np.nan_to_num(follower.angles.array())
         track.size = typical_size(track.landmarks, track.found, MEDIAPIPE478)
+    embed_samples(*tracks)   # with the landmarkers done: while they run, it would keep them from Python
     return tracks[0], tracks[1]
 
 

@@ -7,11 +7,14 @@ It reads only the sound and who speaks when, so with a timeline it runs while th
 from __future__ import annotations
 
 import logging
+import os
+from functools import lru_cache
 
 import numpy as np
 
 from ..analysis.audio_features import pitch_hz
 from ..analysis.spans import runs
+from ..runtime.threads import onnx_session
 from .activity import RATE, VAD_RATE, turns_of
 from .deps import require
 from .reference import Reference
@@ -48,12 +51,28 @@ def _mos_windows(audio: np.ndarray) -> list[np.ndarray]:
     return [audio[s:s + size] for s in starts]
 
 
+@lru_cache(maxsize=1)
+def _dnsmos_model():
+    """speechmos' DNSMOS with only its P.835 network (signal, background, overall), in a session of one thread.
+    Its own constructor also opens the P.808 network, whose mel spectrogram holds Python's lock for 1.2 s of a
+    main job (a score the report does not give), and gives each session every core, which the face trackers it runs
+    beside are using."""
+    module = require("speechmos.dnsmos")
+    model = object.__new__(module.DNSMOS)
+    model.primary_model_path = os.path.join(os.path.dirname(module.__file__), "dnsmos_models", "sig_bak_ovr.onnx")
+    model.onnx_sess = onnx_session(model.primary_model_path, threads=1)
+    return model
+
+
 def dnsmos(audio: np.ndarray) -> dict:
     if len(audio) < MIN_MOS_S * VAD_RATE:
         return {"dnsmos_sig": None, "dnsmos_bak": None, "dnsmos_ovrl": None}
-    run = require("speechmos.dnsmos").run
-    scores = [run(np.clip(w, -1.0, 1.0).astype(np.float32), sr=VAD_RATE) for w in _mos_windows(audio)]
-    return {f"dnsmos_{k}": float(np.mean([s[f"{k}_mos"] for s in scores])) for k in ("sig", "bak", "ovrl")}
+    model = _dnsmos_model()
+    scores = []
+    for window in _mos_windows(audio):   # scored as speechmos scores one window
+        raw = model.onnx_sess.run(None, {"input_1": np.clip(window, -1.0, 1.0).astype(np.float32)[None]})[0][0]
+        scores.append(model.get_polyfit_val(*raw, False))
+    return {f"dnsmos_{k}": float(np.mean([s[i] for s in scores])) for i, k in enumerate(("sig", "bak", "ovrl"))}
 
 
 def fold_octaves(f0: np.ndarray) -> np.ndarray:

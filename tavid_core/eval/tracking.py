@@ -25,7 +25,7 @@ MEDIAN_KEYFRAMES = 15      # box size: the median over this many recent detectio
 BOX_PER_SPAN = 1.085        # dlib's detector box is this many times the width of its 68 points, centred on them
 DETECT_MAX_SIDE = 640       # the detector sees frames at most this long (faces of 80+ px are found)
 SEARCH_SECONDS = 10.0       # how far into the clip to look for the two faces
-MAX_IDENTITY_SAMPLES = 12  # ~65 ms each per face
+MAX_IDENTITY_SAMPLES = 8   # per face; embedding one takes ~0.1 s, while nothing else can run Python
 SHARPNESS_CROP = 128        # face crops are compared for sharpness at this size
 MIN_SAMPLE_GAP_S = 1.0
 
@@ -45,6 +45,7 @@ class FaceTrack:
     blendshapes: np.ndarray | None = None  # [T, 52] MediaPipe's scores (BLENDSHAPES order), with its landmarks
     angles: np.ndarray | None = None       # [T, 3] yaw, pitch, roll (radians), with MediaPipe's landmarks
     first_face: np.ndarray | None = None   # the face as first seen (a crop of the frame), for its apparent age
+    unembedded: list[tuple[np.ndarray, Box]] = field(default_factory=list)  # samples embed_samples has to embed
 
 
 def eye_distance(landmarks: np.ndarray, layout: Layout = DLIB68) -> np.ndarray:
@@ -160,16 +161,31 @@ def sampling_interval(clip: Clip) -> int:
                int(MIN_SAMPLE_GAP_S * clip.fps))
 
 
+def _around(frame: np.ndarray, box: Box, reach: float) -> tuple[np.ndarray, Box]:
+    """A copy of the frame `reach` box widths either side of the box's centre, and the box in it."""
+    cx, cy = _centre(box)
+    half = reach * (box[2] - box[0])
+    h, w = frame.shape[:2]
+    x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
+    crop = frame[y0:int(min(h, cy + half)), x0:int(min(w, cx + half))].copy()
+    return crop, (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
+
+
 def take_sample(track: FaceTrack, frame: np.ndarray, box: Box, points: np.ndarray, layout: Layout) -> None:
-    """An identity embedding and a sharpness of the face in `box` (and, the first time, the face itself)."""
-    track.embeddings.append(face_analyzer().embedding(frame, box))
+    """A sharpness of the face in `box` and the face kept for its identity embedding (and, the first time, the
+    face itself). The embedding waits for embed_samples: dlib's network holds Python's lock while it runs
+    (0.1 s), which would stall the threads that follow the faces."""
     track.sharpness.append(sharpness(frame, points, layout))
+    track.unembedded.append(_around(frame, box, 1.5))   # the aligned chip reaches ~1.1 box widths out
     if track.first_face is None:
-        cx, cy = _centre(box)
-        half = box[2] - box[0]                       # twice the box: the whole head, for a detector to find
-        h, w = frame.shape[:2]
-        track.first_face = frame[int(max(0, cy - half)):int(min(h, cy + half)),
-                                 int(max(0, cx - half)):int(min(w, cx + half))].copy()
+        track.first_face = _around(frame, box, 1.0)[0]  # twice the box: the whole head, for a detector to find
+
+
+def embed_samples(*tracks: FaceTrack) -> None:
+    """The identity embeddings of the faces take_sample kept."""
+    for track in tracks:
+        track.embeddings += [face_analyzer().embedding(face, box) for face, box in track.unembedded]
+        track.unembedded.clear()
 
 
 def check_frame(frame: np.ndarray, shape: tuple[int, ...], index: int, where: str) -> None:
@@ -234,6 +250,7 @@ def track_faces(clip: Clip, runtime: Runtime, where: str = "video") -> tuple[Fac
         track.landmarks = landmarks[person].array()
         track.found = found[person].array() > 0.5
         track.size = typical_size(track.landmarks, track.found, DLIB68)
+    embed_samples(*tracks)
     return tracks[0], tracks[1]
 
 

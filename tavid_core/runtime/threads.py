@@ -23,3 +23,13 @@ def one_core_left():
     finally:
         torch.set_num_threads(torch_threads)
         cv2.setNumThreads(cv2_threads)
+
+
+def onnx_session(model: str | bytes, threads: int = 1):
+    """An onnxruntime session on the CPU with `threads` threads and its notes silenced. One thread for networks
+    that run beside other busy threads: a second would spin waiting for a core they hold."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = threads
+    options.log_severity_level = 3
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ....runtime.threads import onnx_session
 from ...shared.utterance import Utterance
 from .base import entries_from_counts, timed_utterance
 
@@ -23,7 +24,6 @@ class HibariBackend:
 
     def __init__(self, threads: int = 1):
         import onnx
-        import onnxruntime as ort
         from hibari import SAMPLE_RATE, Hibari
         from hibari.voices import voice_path
 
@@ -31,10 +31,7 @@ class HibariBackend:
         self._durations = _duration_tensor(model)
         if self._durations:
             model.graph.output.append(onnx.helper.make_tensor_value_info(self._durations, onnx.TensorProto.INT64, None))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(model.SerializeToString(), threads)
         self._tts = Hibari(voice="heart", g2p=None, threads=threads)
         self.sample_rate = SAMPLE_RATE
 

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from ....runtime.threads import onnx_session
 from ...shared.utterance import Utterance
 from .base import entries_from_counts, resample_utterance, timed_utterance
 from .onnx_noise import SEED_INPUT, make_noise_seeded
@@ -17,7 +18,6 @@ class PiperBackend:
 
     def __init__(self, model_path: str, config_path: str, threads: int = 1):
         import onnx
-        import onnxruntime as ort
         from piper.config import PiperConfig
         from piper.patch_voice_with_alignment import add_alignment_output
         from piper.voice import PiperVoice
@@ -25,10 +25,7 @@ class PiperBackend:
         model = onnx.load(str(model_path))
         add_alignment_output(model)
         make_noise_seeded(model)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = onnx_session(model.SerializeToString(), threads)
         with open(config_path, encoding="utf-8") as f:
             config = PiperConfig.from_dict(json.load(f))
         self._voice = PiperVoice(config=config, session=session)
