@@ -20,6 +20,7 @@ import numpy as np
 
 from ....analysis.wheel_models import KOKORO_PARTS, KOKORO_SHA256, KOKORO_VOICES, require
 from ....errors import EngineUnavailableError
+from ....runtime.threads import onnx_session
 from ...shared.utterance import Utterance
 from .base import entries_from_counts, resample_utterance, timed_utterance
 
@@ -62,17 +63,13 @@ class KokoroBackend:
 
     def __init__(self, threads: int = 1):
         import onnx
-        import onnxruntime as ort
         from hibari import Hibari
         from hibari.g2p import G2P
         from hibari.tts import ASSETS
 
         model = onnx.load_from_string(_joined_model())
         model.graph.output.append(onnx.helper.make_tensor_value_info(DURATIONS, onnx.TensorProto.FLOAT, None))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = options.inter_op_num_threads = threads
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(model.SerializeToString(), threads)
         del model
         with np.load(require(KOKORO_VOICES, where="Kokoro voices")) as packs:
             self._styles = {name: packs[name].reshape(len(packs[name]), -1).astype(np.float32) for name in VOICES}
