@@ -40,9 +40,11 @@ class SpeakerMapper(io.ComfyNode):
             node_id="TAVIDSpeakerMapper",
             display_name="TAVID Speaker Mapper",
             category=sockets.CATEGORY,
-            description="Gives a person a voice from their face. The built-in mapper reads only the face's identity "
-                        "(the same face always gets the same voice; no age or gender is guessed); an optional "
-                        "voice recording picks the closest voice and pitch instead, and a name picks one by hand. "
+            description="Gives a person a voice from their face. The built-in mapper guesses the face's apparent sex "
+                        "and age (a man's or a woman's voice, a little higher when young, lower when old) and its "
+                        "identity varies the rest (the same face always gets the same voice); the guess can be "
+                        "wrong, so a name picks a voice by hand, and an optional voice recording picks the closest "
+                        "voice and pitch instead. Two people of one apparent sex get that sex's two voices. "
                         "With F5-TTS the recording (a few seconds of clean speech, with its transcript) is the voice "
                         "imitated; without one, F5-TTS imitates the built-in voice chosen for the face.",
             inputs=[
@@ -59,7 +61,10 @@ class SpeakerMapper(io.ComfyNode):
                                 tooltip="The words said in the connected recording. F5-TTS needs them to imitate "
                                         "the voice; the built-in voices only match its pitch."),
             ],
-            outputs=[sockets.Voice.Output("voice", display_name="voice", tooltip="The person's voice.")],
+            outputs=[sockets.Voice.Output("voice", display_name="voice", tooltip="The person's voice."),
+                     io.String.Output("reason", display_name="why this voice",
+                                      tooltip="What was read in the face (apparent sex and age) and the voice it "
+                                              "chose, also shown under the node.")],
         )
 
     @classmethod
@@ -69,7 +74,8 @@ class SpeakerMapper(io.ComfyNode):
             face = reference_image(image, "image")
             mapped = speaker_mapper.map_face(face, runtime=node_runtime(), reference_audio=from_audio(audio, "audio"),
                                              reference_text=transcript.strip() or None, voice=voice_name, where="image")
-            return io.NodeOutput(mapped.adjusted(pitch_shift, speed))
+            return io.NodeOutput(mapped.adjusted(pitch_shift, speed), mapped.reason,
+                                 ui={"tavid_voice": [mapped.reason]})
 
 
 class SpeechGenerator(io.ComfyNode):
@@ -132,9 +138,11 @@ class SpeechGenerator(io.ComfyNode):
 
 
 def who_speaks_when(speech, text) -> dict:
-    """What the pack's frontend draws under the node after a run: each person's stretches of speech."""
+    """What the pack's frontend draws under the node after a run: each person's stretches of speech, and each
+    voice as spoken with its reason (the second of two people of one sex may have moved to another voice)."""
     return {"duration": round(speech.duration_s, 3), "speakers": list(text.dialogue.speakers),
-            "segments": [[seg.speaker, round(seg.start_s, 3), round(seg.end_s, 3)] for seg in speech.timeline]}
+            "segments": [[seg.speaker, round(seg.start_s, 3), round(seg.end_s, 3)] for seg in speech.timeline],
+            "voices": [v.reason or v.preset or v.source for v in speech.voices or ()]}
 
 
 NODES = [TextEncoder, SpeakerMapper, SpeechGenerator]

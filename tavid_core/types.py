@@ -161,7 +161,8 @@ class Voice:
     Built-in engines use `preset` (a voice name such as "joe", "heart" or "espeak:en-us+f3");
     neural engines use `embedding`; voice-cloning engines imitate `prompt` (or, without one, the preset's
     voice). `alternatives` are further presets ranked for the same face, used to keep the two voices of
-    a conversation distinct.
+    a conversation distinct. `apparent_age` / `apparent_male` are what the speaker mapper read in the face
+    (None: not read), and `reason` says in words why this voice was chosen.
     """
 
     engine: str
@@ -172,6 +173,9 @@ class Voice:
     source: str = "manual"
     alternatives: tuple[str, ...] = ()
     prompt: VoicePrompt | None = None
+    apparent_age: float | None = None    # years
+    apparent_male: float | None = None   # probability that the face reads as a man's
+    reason: str = ""
 
     def __post_init__(self):
         if self.engine not in VOICE_ENGINES:
@@ -188,8 +192,8 @@ class Voice:
             raise TavidError(f"rate must be between 0.5 and 2.0, got {self.rate}", where="Voice")
         object.__setattr__(self, "alternatives", tuple(self.alternatives))
 
-    def with_preset(self, preset: str) -> "Voice":
-        return replace(self, preset=preset)
+    def with_preset(self, preset: str, reason: str | None = None) -> "Voice":
+        return replace(self, preset=preset, reason=self.reason if reason is None else reason)
 
     def adjusted(self, pitch_shift: float = 0.0, speed: float = 1.0) -> "Voice":
         """This voice `pitch_shift` semitones higher and `speed` times faster, kept within the valid range."""
@@ -203,6 +207,10 @@ class Voice:
         }
         if self.prompt is not None:
             described["recording_s"] = round(self.prompt.duration_s, 3)
+        if self.apparent_age is not None:
+            described |= {"apparent_age": round(self.apparent_age, 1), "apparent_male": round(self.apparent_male, 3)}
+        if self.reason:
+            described["reason"] = self.reason
         return described
 
 

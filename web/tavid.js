@@ -228,8 +228,18 @@ function showReport(node, message) {
   }
 }
 
+function showVoiceReason(node, message) {
+  const reason = message?.tavid_voice?.[0];
+  if (!reason) return;
+  const element = htmlWidget(node, "voice_reason", "tavid-status", () => 20).element;
+  element.textContent = reason;
+  element.title = reason;   // the whole of a long reason, on hover
+  fitHeight(node);
+}
+
 const ON_CREATED = { TAVIDDialogueScript: colourScript, TAVIDLoadPortrait: showPortrait };
-const ON_EXECUTED = { TAVIDSpeechGenerator: showStrip, TAVIDEvaluate: showReport };
+const ON_EXECUTED = { TAVIDSpeakerMapper: showVoiceReason, TAVIDSpeechGenerator: showStrip,
+  TAVIDEvaluate: showReport };
 
 app.registerExtension({
   name: "ComfyUI-TAVID",

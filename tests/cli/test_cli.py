@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers.faces import frame_apertures
+from helpers.faces import frame_apertures, mouths_closed
 from helpers.scripts import SHORT_SCRIPT
 from tavid_core.media.images import save_image
 from tavid_core.media.video import read_video
@@ -38,13 +38,16 @@ def test_generate_writes_video_and_timeline(generated):
     assert report["timeline"][1]["words"][0]["word"] == "Maybe"
     assert report["settings"]["seed"] == 5 and report["settings"]["size"] == 160
     assert {v["preset"] for v in report["voices"]} == {"joe", "heart"}
+    if "apparent_age" in report["voices"][1]:   # the age and sex models are fetched
+        assert report["voices"][1]["reason"].startswith("reads as female, about ")   # the astronaut
     # A talks in the first turn while B listens, and the other way round in the second
     first, second = report["timeline"][0], report["timeline"][1]
+    closed = mouths_closed(frames, fps)
     for seg, talker in ((first, 0), (second, 1)):
         lo, hi = int(seg["start"] * 25) + 3, int(seg["end"] * 25) - 3
         talk = frame_apertures(frames[lo:hi, :, 160 * talker:160 * (talker + 1)], every=2)
-        listen = frame_apertures(frames[lo:hi, :, 160 * (1 - talker):160 * (2 - talker)], every=2)
-        assert np.nanmean(talk) > 0.1 and np.nanmedian(listen) < 0.05
+        assert np.nanmean(talk) > 0.1 and closed[talker][lo:hi].mean() < 0.5   # measured 0.23-0.26 closed
+        assert closed[1 - talker][lo:hi].mean() >= 0.98   # eval's listener target; measured 1.0
 
 
 def test_same_seed_same_video(generated, tmp_path):

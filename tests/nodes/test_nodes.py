@@ -103,12 +103,25 @@ def test_graph_outputs_use_comfyui_types(graph):
     assert graph["voice_b"].pitch_semitones > 0.5 and graph["voice_b"].rate > 1.05
 
 
+def test_speaker_mapper_says_why_and_a_name_wins(nodes, graph, faces):
+    from tavid_core.analysis.wheel_models import model_path
+    mapper, spm = nodes["TAVIDSpeakerMapper"], graph["engines"][2]
+    picked = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["astronaut"]))
+    voice, reason = picked.args
+    assert reason == voice.reason and json.loads(json.dumps(picked.ui))["tavid_voice"] == [reason]
+    if model_path("age") and model_path("sex"):
+        assert reason == f"reads as female, about {voice.apparent_age:.0f}: heart"
+    named = mapper.execute(speaker_mapper=spm, image=image_tensor(faces["astronaut"]), voice_name="joe-high")
+    assert named.args[0].preset == "joe-high" and named.args[1] == "named by hand: joe-high"
+
+
 def test_speech_generator_tells_the_frontend_who_speaks_when(graph):
     shown = json.loads(json.dumps(graph["speech_ui"]))["tavid_speech"][0]   # as it goes over the socket
     speech = graph["speech"]
     assert shown["speakers"] == ["Ada", "B"] and shown["duration"] == pytest.approx(speech.duration_s, abs=1e-3)
     assert [s[0] for s in shown["segments"]] == [seg.speaker for seg in speech.timeline]
     assert shown["segments"][1][1] == pytest.approx(speech.timeline[1].start_s, abs=1e-3)
+    assert shown["voices"] == [v.reason for v in speech.voices] and all(shown["voices"])
 
 
 def test_speaker_mask_follows_who_speaks(graph):

@@ -47,4 +47,7 @@ test("the strip has a row per person with their bars and names", () => {
   assert.equal((html.match(/tavid-bar-b/g) ?? []).length, 1);
   assert.match(html, /A Ada<\/span>/);
   assert.match(html, /left:23\.500%;width:26\.500%/);
+  assert.doesNotMatch(html, /tavid-a" title/);
+  const voiced = stripHtml({ ...SPEECH, voices: ["reads as female, about 33: heart", "named by hand: joe"] });
+  assert.match(voiced, /tavid-a" title="reads as female, about 33: heart">A Ada<\/span>/);
 });

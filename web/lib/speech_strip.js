@@ -39,7 +39,9 @@ export function stripHtml(speech) {
     const bars = stripBars(speech).filter((b) => b.speaker === who).map((b) =>
       `<div class="tavid-bar tavid-bar-${"ab"[who]}" style="left:${b.left.toFixed(3)}%;width:${b.width.toFixed(3)}%" ` +
       `title="${escapeHtml(`${names[who]}: ${b.start.toFixed(2)}-${b.end.toFixed(2)} s`)}"></div>`).join("");
-    return `<div class="tavid-strip-row"><span class="tavid-strip-name tavid-${"ab"[who]}">${"AB"[who]} ` +
+    const voice = speech.voices?.[who];   // the voice as spoken and why, on hover
+    const title = voice ? ` title="${escapeHtml(voice)}"` : "";
+    return `<div class="tavid-strip-row"><span class="tavid-strip-name tavid-${"ab"[who]}"${title}>${"AB"[who]} ` +
       `${escapeHtml(names[who])}</span><div class="tavid-strip-track">${bars}</div></div>`;
   }).join("");
   const ticks = axisTicks(speech.duration).map((t) => `<span class="tavid-tick tavid-tick-${t.anchor}" ` +

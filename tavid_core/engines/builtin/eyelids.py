@@ -17,8 +17,8 @@ def eyelid_color(image: np.ndarray, eye: np.ndarray, brow: np.ndarray) -> np.nda
 
 
 def paint_eyelid(frame: np.ndarray, eye: np.ndarray, closed: float, color: np.ndarray) -> None:
-    """Cover the top `closed` (0..1) share of the eye opening `eye` [6, 2] (dlib order) of a float RGB
-    or uint8 frame in place with lid skin."""
+    """Cover the top `closed` (0..1) share of the eye opening `eye` [6, 2] (dlib order, the eye as it is
+    open in this frame) of a float RGB or uint8 frame in place with lid skin."""
     if closed < 0.1:
         return
     box = bounding_box(eye, frame.shape[1], frame.shape[0])
@@ -32,7 +32,9 @@ def paint_eyelid(frame: np.ndarray, eye: np.ndarray, closed: float, color: np.nd
     # the lid edge travels a little past the lower lid so a full blink leaves no sliver
     edge = top + min(closed, 1.0) * 1.1 * (bottom - top)
     cover = np.clip(edge - ys + 0.5, 0, 1)
-    lash = np.clip(1 - np.abs(ys - edge) / 1.2, 0, 1) * min(1.0, (closed - 0.1) / 0.4)
+    # the lashes ride on the lid's edge and rest on the lower lid once it gets there
+    lash_y = np.minimum(edge, bottom - 0.7)
+    lash = np.clip(1 - np.abs(ys - lash_y) / 1.2, 0, 1) * min(1.0, (closed - 0.1) / 0.4)
     depth = np.clip((edge - ys) / np.maximum(bottom - top, 1.0), 0, 1)
     skin = color * (0.92 + 0.08 * depth)[..., None]
     paint = skin * (1 - 0.55 * lash[..., None])

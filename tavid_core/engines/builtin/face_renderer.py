@@ -1,11 +1,12 @@
 """Built-in face model: animates the reference photo itself by landmark-driven warping.
 
-prepare: find the face (dlib), cut a square portrait around it (head, hair, some shoulders, the
-original background), build its landmark rig and fit the warp to it. render: for each frame, move the
-rig's points as the Motion says, warp the region around the head with a thin-plate spline that fades
-out before the region's edge (the rest of the portrait is the photo itself), and paint the inside of
-the mouth where the lips part and the eyelids when they close. No sampling happens, so sampler, steps and
-cfg do not apply; the seed does not either: the Motion already carries all randomness.
+prepare: find the face (dlib) and mark it (MediaPipe's face mesh, dlib's 68 points without it), cut a
+square portrait around it (head, hair, some shoulders, the original background), build its landmark rig
+and fit the warp to it; keep the photo's teeth when it shows them. render: for each frame, move the rig's
+points as the Motion says, warp the region around the head with a thin-plate spline that fades out
+before the region's edge (the rest of the portrait is the photo itself), lay the inside of the mouth
+into the gap where the lips part (mouth.py) and paint the eyelids when they close. No sampling happens, so
+sampler, steps and cfg do not apply; the seed does not either: the Motion already carries all randomness.
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from ...types import Motion
 from ..protocols import FaceModel, PreparedFace, SamplerSettings
 from ..shared.face_rig import FaceRig
 from ..shared.lips import INNER_LOWER, INNER_UPPER
-from ..shared.portrait import prepare_portrait
+from ..shared.portrait import make_portrait
 from .eyelids import eyelid_color, paint_eyelid
-from .mouth import colourfulness, paint_mouth
+from .mouth import MouthLook, colourfulness, mouth_look, paint_mouth
+from .teeth import drawn_teeth, photo_teeth, teeth_tone
 from .warp import Box, ThinPlateWarp
 
 
@@ -34,8 +36,10 @@ class WarpFace(PreparedFace):
     warp: ThinPlateWarp       # the rig's rest points, and a ring of points around the head that never move
     pixels: np.ndarray        # [size, size, 3] uint8, the portrait every frame starts from
     lid_colors: np.ndarray    # [2, 3] skin colour of the image-left and image-right upper eyelid
-    colour: float             # the photo's colourfulness, 0 (black and white) to 1: the painted mouth follows it
+    colour: float             # the photo's colourfulness, 0 (black and white) to 1: the mouth follows it
+    mouth: MouthLook          # what the inside of the mouth is made of, in the photo's colours and light
     crop_box: tuple[int, int, int]  # x0, y0, side in the original photo
+    points_from: str          # "mediapipe" or "dlib": what marked the face
 
 
 def _anchors(rig: FaceRig, size: int) -> tuple[np.ndarray, Box, Box]:
@@ -70,14 +74,19 @@ class BuiltinFaceRenderer(FaceModel):
         return []  # the per-face warps are small and move with each render call
 
     def prepare(self, image: np.ndarray, *, size: int, runtime: Runtime, where: str = "face") -> WarpFace:
-        pixels, rig, crop_box = prepare_portrait(image, size, where)
+        portrait = make_portrait(image, size, where)
+        pixels, rig = portrait.pixels, portrait.rig
         lids = np.stack([eyelid_color(pixels, rig.points[36:42], rig.points[17:22]),
                          eyelid_color(pixels, rig.points[42:48], rig.points[22:27])])
         anchors, box, detail = _anchors(rig, size)
         warp = ThinPlateWarp(size, rig.points, anchors, box, detail, self.grid_step)
         tensor = torch.from_numpy(pixels * 255.0 + 0.5).permute(2, 0, 1).contiguous()
-        return WarpFace(size=size, image=tensor, rig=rig, warp=warp, pixels=_to_uint8(pixels),
-                        lid_colors=lids, colour=colourfulness(pixels, rig.points), crop_box=crop_box)
+        colour = colourfulness(pixels, rig.points)
+        tone = teeth_tone(pixels, rig.points, colour)
+        teeth = photo_teeth(portrait.photo, portrait.open_points, rig.unit, tone) or drawn_teeth(tone)
+        return WarpFace(size=size, image=tensor, rig=rig, warp=warp, pixels=_to_uint8(pixels), lid_colors=lids,
+                        colour=colour, mouth=mouth_look(pixels, rig.points, teeth, colour), crop_box=portrait.crop_box,
+                        points_from=portrait.points.source)
 
     @torch.inference_mode()
     def render(self, face: WarpFace, motion: Motion, *, runtime: Runtime,
@@ -90,11 +99,17 @@ class BuiltinFaceRenderer(FaceModel):
                            ((y0, y1), (0, x0)), ((y0, y1), (x1, face.size))):  # what lies outside the warped box
             out[:, slice(*rows), slice(*cols)] = face.pixels[slice(*rows), slice(*cols)]
         out_view = torch.from_numpy(out)
-        blinks = [motion.expr[:, motion.expr_names.index(c)] for c in ("blink_right", "blink_left")]
+        blink_channels = [motion.expr_names.index(c) for c in ("blink_right", "blink_left")]
+        blinks = [motion.expr[:, c] for c in blink_channels]
+        open_expr = motion.expr.copy()
+        open_expr[:, blink_channels] = 0.0
         for start in range(0, motion.num_frames, self.batch):
             stop = min(start + self.batch, motion.num_frames)
             targets = face.rig.targets(motion.pose[start:stop], motion.expr[start:stop], motion.expr_names)
             target = torch.from_numpy(targets).to(device)
+            # the lids are painted over the eye as it is open: the warp lowers the lid only part of the way,
+            # and the painted one covers what it leaves, the upper lashes included, down to the lower lid
+            open_eyes = face.rig.targets(motion.pose[start:stop], open_expr[start:stop], motion.expr_names)
             if device.type == "cpu":
                 # OpenCV's fixed-point remap samples uint8 straight into the frame, 3x faster than grid_sample
                 for i, source in enumerate(warp.source_pixels(target).numpy(), start):
@@ -102,11 +117,11 @@ class BuiltinFaceRenderer(FaceModel):
                                                      borderMode=cv2.BORDER_REPLICATE)
             else:  # truncation rounds: the image holds levels plus a half
                 out_view[start:stop, y0:y1, x0:x1].copy_(warp(image, target).permute(0, 2, 3, 1))
-            for i, points in enumerate(targets, start):
-                paint_mouth(out[i], points[list(INNER_UPPER)], points[list(INNER_LOWER)], face.rig.unit,
-                            face.colour)
-                paint_eyelid(out[i], points[36:42], float(blinks[0][i]), face.lid_colors[0])
-                paint_eyelid(out[i], points[42:48], float(blinks[1][i]), face.lid_colors[1])
+            for i, (points, eyes) in enumerate(zip(targets, open_eyes), start):
+                unit = float(np.linalg.norm(points[45] - points[36]))   # the face's size in this frame
+                paint_mouth(out[i], points[list(INNER_UPPER)], points[list(INNER_LOWER)], unit, face.mouth)
+                paint_eyelid(out[i], eyes[36:42], float(blinks[0][i]), face.lid_colors[0])
+                paint_eyelid(out[i], eyes[42:48], float(blinks[1][i]), face.lid_colors[1])
         return out
 
     def describe(self) -> dict:

@@ -1,19 +1,27 @@
-"""Painting the inside of an open mouth: a dark cavity, the upper teeth under the upper lip and, when the
-mouth opens wide, a hint of lower teeth and tongue. Warping alone would only stretch the lips'
-pixels into the gap."""
+"""The inside of an open mouth, laid under the lips.
+
+The warp moves the lips themselves (their texture and thickness kept: the lower lip travels with the
+jaw); only the gap between the warped inner lip contours is filled, never the lips. What fills it is
+lit as a mouth is: the upper teeth hang under the upper lip (from the photo when it shows them, see
+teeth.py), shadowed where the lip overhangs them and receding into the dark towards the corners; the
+lower teeth and the tongue rise from the lower lip as the jaw drops, shaded; behind them a cavity that
+darkens towards the throat. Its colours come from the photo's own lips, so a grey photo gets a grey
+mouth. Every edge is soft, and the lips' inner rims cast a soft shadow inwards.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import cv2
 import numpy as np
 
-from ..shared.raster import band_coverage, blend, bounding_box, edge_y, smooth_curve
+from ..shared.lips import lip_colour
+from ..shared.raster import band_coverage, bounding_box, edge_y, smooth_curve
+from .teeth import TeethTexture
 
-_CAVITY = np.array([0.30, 0.10, 0.10], np.float32)
-_THROAT = np.array([0.10, 0.03, 0.035], np.float32)
-_TONGUE = np.array([0.62, 0.30, 0.30], np.float32)
-_TEETH = np.array([0.88, 0.85, 0.78], np.float32)
-_TOOTH_WIDTHS = (0.095, 0.075, 0.065, 0.06, 0.06)  # incisor outwards, in eye-corner distances
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 SKIN_CHROMA = 0.1  # channel spread (max - min, 0..1 levels) of the cheeks in an ordinary colour photo
+MIN_OPENING_PX = 0.6  # a thinner gap is left to the warp
 
 
 def colourfulness(pixels: np.ndarray, points: np.ndarray) -> float:
@@ -30,18 +38,48 @@ def colourfulness(pixels: np.ndarray, points: np.ndarray) -> float:
     return float(np.clip(spread / SKIN_CHROMA, 0.0, 1.0))
 
 
-def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: float,
-                colour: float = 1.0) -> None:
+@dataclass(frozen=True, eq=False)
+class MouthLook:
+    """What one face's open mouth is made of: colours float RGB 0..1 (already as colourful as the photo)
+    and the upper teeth."""
+
+    cavity: np.ndarray     # just inside the lips
+    throat: np.ndarray     # deep inside
+    tongue: np.ndarray
+    teeth: TeethTexture    # the upper teeth; the lower ones are drawn from them, smaller and in shade
+
+
+def _greyed(color: np.ndarray, colour: float) -> np.ndarray:
+    grey = float(color @ _LUMA)
+    return np.clip(grey + colour * (color - grey), 0, 1).astype(np.float32)
+
+
+def mouth_look(pixels: np.ndarray, points: np.ndarray, teeth: TeethTexture, colour: float) -> MouthLook:
+    """The mouth of a closed-mouth portrait (float RGB) with rig points [N, 2]: the colours of its lips
+    darkened into a cavity and a tongue in their hue."""
+    lips = lip_colour(pixels, points)
+    cavity = lips * np.array([0.38, 0.2, 0.2], np.float32)
+    throat = lips * np.array([0.1, 0.04, 0.04], np.float32)
+    tongue = lips * np.array([0.78, 0.5, 0.5], np.float32)
+    return MouthLook(cavity=_greyed(cavity, colour), throat=_greyed(throat, colour),
+                     tongue=_greyed(tongue, colour), teeth=teeth)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: float, look: MouthLook) -> None:
     """Fill the opening between the inner upper and lower lip contours [P, 2] (each from one corner to the
-    other, pixels) of a float RGB or uint8 frame [H, W, 3] in place. `unit` is the face's eye-corner distance,
-    which sizes the teeth; `colour` is the photo's colourfulness (0 paints in greys)."""
+    other, pixels) of a uint8 or float RGB frame [H, W, 3] in place. `unit` is the face's eye-corner
+    distance in this frame, which sizes teeth, tongue and shadows."""
     middle = slice(1, len(upper) - 1)
-    opening = float(np.mean(lower[middle, 1] - upper[middle, 1]))
-    if opening < 0.6:
+    opening = float(np.max(lower[middle, 1] - upper[middle, 1]))
+    if opening < MIN_OPENING_PX:
         return
     upper, lower = smooth_curve(upper), smooth_curve(lower)
-    inner = np.concatenate([upper, lower[-2:0:-1]])
-    box = bounding_box(inner, frame.shape[1], frame.shape[0])
+    box = bounding_box(np.concatenate([upper, lower]), frame.shape[1], frame.shape[0])
     if box is None:
         return
     x0, y0, x1, y1 = box
@@ -51,38 +89,54 @@ def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: f
     xs = np.arange(x0, x1, dtype=np.float32)
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]
     top, bottom = edge_y(upper, xs)[None], edge_y(lower, xs)[None]
-    depth = np.clip((ys - top) / np.maximum(bottom - top, 1e-3), 0, 1)           # 0 at the upper lip, 1 at the lower
-    centre_x, half_w = (upper[0, 0] + upper[-1, 0]) / 2, max(abs(upper[-1, 0] - upper[0, 0]) / 2, 1.0)
-    side = np.clip(np.abs(xs - centre_x) / half_w, 0, 1)[None]                    # 0 in the middle, 1 at the corners
-    shade = (1.0 - 0.55 * side ** 2)[..., None]
+    gap = np.maximum(bottom - top, 1e-3)
+    below_top, above_bottom = ys - top, bottom - ys
+    left, right = (upper[0] + lower[0]) / 2, (upper[-1] + lower[-1]) / 2
+    centre_x, half_w = (left[0] + right[0]) / 2, max(abs(right[0] - left[0]) / 2, 1.0)
+    side = np.clip(np.abs(xs - centre_x) / half_w, 0, 1)[None]        # 0 in the middle, 1 at the corners
+    soft = max(0.8, 0.012 * unit)                                      # about a pixel at 512 px
 
-    # cavity: darker towards the throat (middle), with a tongue glimpse at the bottom of a wide mouth
-    throat = np.exp(-((depth - 0.55) / 0.35) ** 2 - (side / 0.7) ** 2)[..., None]
-    color = _CAVITY * (1 - throat) + _THROAT * throat
-    tongue_amount = np.clip((opening / unit - 0.18) / 0.2, 0, 0.7)
-    tongue = np.clip((depth - 0.65) / 0.35, 0, 1)[..., None] * tongue_amount
-    color = color * (1 - tongue) + _TONGUE * tongue
+    # the cavity: lit a little just inside the lips, dark towards the throat and the corners
+    inward = np.clip(np.minimum(below_top, above_bottom) / np.maximum(0.5 * gap, 1.0), 0, 1)
+    deep = _smoothstep(inward * (1 - side ** 2) * np.clip(gap / (0.18 * unit), 0, 1))[..., None]
+    color = look.cavity * (1 - deep) + look.throat * deep
+    color = color * (1 - 0.5 * side[..., None] ** 2)
 
-    soft = max(1.0, 0.012 * unit)  # teeth edges blur over about a pixel at 512 px
-    upper_teeth_px = min(0.45 * opening, 0.1 * unit)
-    fade = np.clip((0.9 - side) / 0.2, 0, 1)  # the teeth recede into shadow towards the corners
-    teeth_top = np.clip((upper_teeth_px - (ys - top)) / soft, 0, 1) * fade
-    lower_teeth_px = max(0.0, min(0.25 * opening - 0.03 * unit, 0.06 * unit))
-    teeth_bottom = np.clip((lower_teeth_px - (bottom - ys)) / soft, 0, 1) * np.clip((0.7 - side) / 0.2, 0, 1)
-    teeth = np.clip(teeth_top + 0.85 * teeth_bottom, 0, 1)[..., None]
-    # gaps between teeth: thin darker lines at each tooth's edge, outwards from the middle
-    edges = np.cumsum(_TOOTH_WIDTHS) * unit
-    gap = np.zeros_like(xs)
-    for edge in np.concatenate([[0.0], edges]):
-        for x in (centre_x - edge, centre_x + edge):
-            gap = np.maximum(gap, np.clip(1 - np.abs(xs - x) / soft, 0, 1))
-    enamel = _TEETH * (0.78 + 0.22 * np.clip((ys - top) / max(upper_teeth_px, 1.0), 0, 1))[..., None]
-    enamel = enamel * (1 - 0.12 * gap[None, :, None])
-    color = color * (1 - teeth) + enamel * teeth
-    # the lip's inner edge casts a soft shadow into the mouth
-    rim = np.exp(-np.minimum(ys - top, bottom - ys).clip(0) / (1.5 * soft))[..., None]
-    color = color * shade * (1 - 0.35 * rim)
-    grey = color @ _LUMA
-    color = grey[..., None] + colour * (color - grey[..., None])
+    # tongue: a rounded hump behind the lower teeth, showing once the jaw has dropped; its back in shade
+    rise = np.clip(0.4 * gap - 0.035 * unit, 0, 0.3 * gap) * np.sqrt(np.clip(1 - (side / 0.8) ** 2, 0, 1))
+    tongue = np.where(rise > 0.5, _smoothstep((rise - above_bottom) / np.maximum(0.4 * rise, 1e-3)), 0.0)
+    lit = (0.6 + 0.4 * np.clip(above_bottom / np.maximum(rise, 1e-3), 0, 1)) * (1 - 0.45 * side ** 2)
+    color = color * (1 - tongue[..., None]) + look.tongue * (lit * tongue)[..., None]
 
-    blend(frame, x0, y0, color, alpha[..., None])
+    # lower teeth: the tips of the middle ones, just above the lower lip once the jaw has dropped well
+    lower_h = np.clip(0.12 * gap - 0.02 * unit, 0, 0.035 * unit)
+    # the upper teeth's texture upside down: its biting edge at the tips, its body going down behind the lip
+    lower_rgb, lower_alpha = look.teeth.sample((xs - centre_x) / (0.8 * unit), 0.085 - (lower_h - above_bottom) / unit)
+    lower_alpha = lower_alpha * np.clip(1 - (side / 0.55) ** 2, 0, 1) * (lower_h > 0.5) * (above_bottom < lower_h + 2)
+    color = color * (1 - lower_alpha[..., None]) + lower_rgb * 0.62 * lower_alpha[..., None]
+
+    # upper teeth from the texture, their tops tucked under the upper lip, receding at the sides
+    tex, tex_alpha = look.teeth.sample((xs - centre_x) / unit, below_top / unit)
+    recede = np.clip(1 - side ** 2 * 0.75, 0, 1)[..., None]
+    if not look.teeth.from_photo:  # a photo's teeth already carry the lip's shadow
+        recede = recede * (0.7 + 0.3 * _smoothstep(below_top / (2.5 * soft))[..., None])
+    color = color * (1 - tex_alpha[..., None]) + tex * recede * tex_alpha[..., None]
+
+    # the lips' inner rims cast a soft shadow into the mouth
+    rim = np.exp(-np.clip(np.minimum(below_top * 1.5, above_bottom), 0, None) / (1.5 * soft))
+    color = color * (1 - 0.4 * rim)[..., None]
+    color = cv2.GaussianBlur(color.astype(np.float32), (0, 0), 0.4 * soft)
+    _blend_under(frame, x0, y0, color, alpha)
+
+
+def _blend_under(frame: np.ndarray, x0: int, y0: int, color: np.ndarray, alpha: np.ndarray) -> None:
+    """Lay `color` into the frame where `alpha` (the opening's coverage) says, its edge softened by half a
+    pixel so the lips' rims blend into it rather than cut it."""
+    alpha = cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), 0.5) * (alpha > 0)
+    h, w = alpha.shape
+    region = frame[y0:y0 + h, x0:x0 + w]
+    a = alpha[..., None]
+    if frame.dtype == np.uint8:
+        region[:] = np.clip(region * (1 - a) + color * 255.0 * a + 0.5, 0, 255).astype(np.uint8)
+    else:
+        region[:] = region * (1 - a) + color * a

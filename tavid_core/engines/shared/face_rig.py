@@ -32,7 +32,7 @@ def _bases(lm: np.ndarray, unit: float) -> dict[str, np.ndarray]:
     jaw[[56, 57, 58], 1] = drop
     jaw[[55, 59], 1] = 0.6 * drop
     jaw[[54, 48, 60, 64], 1] = 0.18 * drop
-    jaw[[69, 71], 1] = 0.8 * drop   # a rounded opening rather than a V
+    jaw[[69, 71], 1] = 0.66 * drop  # a rounded opening, neither a V nor a box
     jaw[[61, 62, 63], 1] = -0.1 * drop
     jaw[[68, 70], 1] = -0.05 * drop
     jaw[[50, 51, 52], 1] = -0.06 * drop
@@ -100,11 +100,13 @@ class FaceRig:
     bases: dict[str, np.ndarray]
 
     @classmethod
-    def from_landmarks(cls, lm: np.ndarray) -> "FaceRig":
-        """The rig of a closed-mouth face from its 72 points (dlib's 68 and the lip quarters)."""
+    def from_landmarks(cls, lm: np.ndarray, eye_centres: np.ndarray | None = None) -> "FaceRig":
+        """The rig of a closed-mouth face from its 72 points (dlib's 68 and the lip quarters); the eye
+        centres (image left, image right) [2, 2] are the irises when known, else the eye outlines' middles."""
         lm = np.asarray(lm, np.float32)
         unit = float(np.linalg.norm(lm[45] - lm[36]))
-        eyes = np.stack([lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)])
+        eyes = np.stack([lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)]) if eye_centres is None else \
+            np.asarray(eye_centres, np.float32).reshape(2, 2)
         brow_line = lm[17:27]
         up = lm[27] - lm[8]
         up /= max(np.linalg.norm(up), 1e-6)

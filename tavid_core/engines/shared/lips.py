@@ -1,9 +1,10 @@
 """Closing the mouth of a reference photo, once, before it is animated.
 
 A portrait often smiles with parted lips. Animating it as-is would leave teeth showing whenever the
-person should be silent. So the renderer first fits the inner lips to where teeth and cavity really end
-(dlib tends to put them on the teeth), then remaps each column of the mouth so the upper lip comes down
-and the lower lip up to meet on a seam, skipping the teeth entirely. The rest of the face is untouched.
+person should be silent. So each column of the mouth is remapped so the upper lip comes down and the
+lower lip up to meet on a seam, skipping the teeth entirely; the rest of the face is untouched. The
+inner lips are where MediaPipe's face mesh puts them; dlib's points, which tend to sit on the teeth, are
+first widened to where teeth and cavity really end.
 """
 from __future__ import annotations
 
@@ -24,10 +25,20 @@ _TEETH_ABOVE_LIP = 0.05  # how much brighter than the lips teeth are, at least (
 _OUTER_OF = {61: 50, 62: 51, 63: 52, 68: 49, 70: 53, 67: 58, 66: 57, 65: 56, 69: 59, 71: 55}
 
 
-def with_lip_quarters(landmarks: np.ndarray) -> np.ndarray:
-    """dlib's 68 points plus the four inner-lip quarter points."""
+# the lip quarters as mesh vertices: the middle of each pair (analysis/face_points.py has the contours)
+_MESH_QUARTERS = ((191, 80), (95, 88), (310, 415), (318, 324))
+
+
+def with_lip_quarters(landmarks: np.ndarray, mesh: np.ndarray | None = None) -> np.ndarray:
+    """dlib's 68 points plus the four inner-lip quarter points: on the mesh's inner lip contour when
+    its points [478, >=2] are given, else half way between dlib's corner and next inner point."""
     lm = np.asarray(landmarks, np.float32)
-    quarters = np.stack([(lm[60] + lm[61]) / 2, (lm[60] + lm[67]) / 2, (lm[63] + lm[64]) / 2, (lm[64] + lm[65]) / 2])
+    if mesh is not None:
+        m = np.asarray(mesh, np.float32)[:, :2]
+        quarters = np.stack([(m[a] + m[b]) / 2 for a, b in _MESH_QUARTERS])
+    else:
+        quarters = np.stack([(lm[60] + lm[61]) / 2, (lm[60] + lm[67]) / 2, (lm[63] + lm[64]) / 2,
+                             (lm[64] + lm[65]) / 2])
     return np.concatenate([lm[:68], quarters])
 
 
@@ -57,16 +68,50 @@ def fit_lips_to_teeth(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
     return lm
 
 
+def lip_colour(pixels: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Median colour (float RGB) of the lips, sampled between the outer and inner contours of `points`
+    (dlib's layout, pixels) of a float RGB picture."""
+    h, w = pixels.shape[:2]
+    samples = []
+    for outer, inner in ((50, 61), (51, 62), (52, 63), (56, 65), (57, 66), (58, 67)):
+        for t in (0.35, 0.5, 0.65):
+            x, y = points[outer] + t * (points[inner] - points[outer])
+            samples.append(pixels[int(np.clip(round(y), 0, h - 1)), int(np.clip(round(x), 0, w - 1))])
+    return np.median(np.asarray(samples, np.float32), axis=0)
+
+
 def _curve(lm: np.ndarray, idx: tuple[int, ...], xs: np.ndarray) -> np.ndarray:
     return edge_y(lm[list(idx)], xs)
 
 
-def close_photo_mouth(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(image, points) with the lips together. `image` float RGB [H, W, 3], `landmarks` dlib [68, 2];
-    returned points are [72, 2] (with the lip quarters)."""
+def open_lip_points(image: np.ndarray, landmarks: np.ndarray, mesh: np.ndarray | None = None) -> np.ndarray:
+    """The photo's 72 lip-aware points [72, 2] before its mouth is closed: the mesh's inner lips, or
+    dlib's widened to the teeth."""
+    points = with_lip_quarters(landmarks, mesh)
+    return points if mesh is not None else fit_lips_to_teeth(image, points)
+
+
+def _opened_to(points: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """`points` [72, 2] with their inner lips moved apart to take in those of `other` [72, 2] too."""
+    points = points.copy()
+    for idx, wider in ((INNER_UPPER, np.minimum), (INNER_LOWER, np.maximum)):
+        inner = [i for i in idx if i not in (60, 64)]
+        points[inner, 1] = wider(points[inner, 1], edge_y(other[list(idx)], points[inner, 0]))
+    return points
+
+
+def close_photo_mouth(image: np.ndarray, landmarks: np.ndarray, mesh: np.ndarray | None = None,
+                      dlib: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(image, points) with the lips together. `image` float RGB [H, W, 3], `landmarks` dlib's layout
+    [68, 2], `mesh` the face mesh's points [478, >=2] when MediaPipe marked the face and `dlib` dlib's own 68
+    points then, whose opening is closed too; returned points are [72, 2] (with the lip quarters)."""
     from scipy.ndimage import map_coordinates
 
-    lm = fit_lips_to_teeth(image, with_lip_quarters(landmarks))
+    lm = open_lip_points(image, landmarks, mesh)
+    if mesh is not None and dlib is not None:
+        # the mesh can put a smile's inner lips on the teeth, most of all in a grey photo, where closing would
+        # then leave a band of teeth under the seam; dlib's fitted to the teeth reach past them there
+        lm = _opened_to(lm, open_lip_points(image, dlib))
     h, w = image.shape[:2]
     x0, x1 = int(np.floor(lm[60, 0])), int(np.ceil(lm[64, 0])) + 1
     xs = np.arange(max(x0, 0), min(x1, w), dtype=np.float32)

@@ -3,12 +3,14 @@ original background (padded by mirroring near an edge), the mouth closed, and it
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from ...analysis.faces import face_analyzer
+from ...analysis.face_points import MESH_IRISES, FacePoints, face_points
 from ...media.images import as_uint8_rgb, resize
 from .face_rig import FaceRig
-from .lips import close_photo_mouth
+from .lips import close_photo_mouth, open_lip_points
 
 CROP_FACES = 2.5       # portrait side in jaw widths
 MIN_CROP_FACES = 1.6   # below this the photo is padded rather than cropped tighter
@@ -45,11 +47,42 @@ def square_portrait(image: np.ndarray, landmarks: np.ndarray, size: int
     return resize(crop, size, size), points, (x0, y0, side)
 
 
+@dataclass(frozen=True, eq=False)
+class Portrait:
+    """A photo prepared for animation, all in the square portrait's pixels."""
+
+    photo: np.ndarray           # float32 [size, size, 3] 0..1, the cut as the photo shows it (lips maybe parted)
+    open_points: np.ndarray     # [72, 2] its lip-aware points (analysis points + lip quarters)
+    pixels: np.ndarray          # float32 [size, size, 3] 0..1 with the mouth closed
+    rig: FaceRig                # the closed-mouth rig
+    points: FacePoints          # what the face analysis found, moved into the portrait
+    crop_box: tuple[int, int, int]  # x0, y0, side in the original photo
+
+
+def rig_of(points: np.ndarray, face: FacePoints) -> FaceRig:
+    """The rig of closed-mouth points [72, 2], its eye centres on the irises when the mesh marked them."""
+    irises = face.mesh.points[list(MESH_IRISES), :2] if face.mesh is not None else None
+    return FaceRig.from_landmarks(points, eye_centres=irises)
+
+
+def make_portrait(image: np.ndarray, size: int, where: str = "face") -> Portrait:
+    """The portrait of a photo's main face (MediaPipe's points when it runs, dlib's otherwise)."""
+    image = as_uint8_rgb(image, where=where)
+    found = face_points(image, where=where)
+    # cut around the face as the photo shows it: the mesh also places the part of a face beyond the photo's
+    # edge, which would widen the cut into a mirrored pad of half a face
+    visible = np.clip(found.landmarks, 0, np.array(image.shape[1::-1], np.float32) - 1)
+    pixels, _, (x0, y0, side) = square_portrait(image, visible, size)
+    face = found.moved(-np.array([x0, y0], np.float32), size / side)
+    photo = pixels.astype(np.float32) / 255.0
+    mesh = face.mesh.points if face.mesh is not None else None
+    pixels, points = close_photo_mouth(photo, face.landmarks, mesh, face.dlib)
+    return Portrait(photo=photo, open_points=open_lip_points(photo, face.landmarks, mesh), pixels=pixels,
+                    rig=rig_of(points, face), points=face, crop_box=(x0, y0, side))
+
+
 def prepare_portrait(image: np.ndarray, size: int, where: str = "face") -> tuple[np.ndarray, FaceRig, tuple[int, int, int]]:
     """The square portrait every face model animates: (pixels float32 [size, size, 3] in 0..1 with the
-    mouth closed, its landmark rig, the crop box x0, y0, side in the photo). Finds the face with dlib."""
-    image = as_uint8_rgb(image, where=where)
-    face = face_analyzer().analyze(image, where=where)
-    portrait, landmarks, box = square_portrait(image, face.landmarks, size)
-    pixels, points = close_photo_mouth(portrait.astype(np.float32) / 255.0, landmarks)
-    return pixels, FaceRig.from_landmarks(points), box
+    mouth closed, its landmark rig, the crop box x0, y0, side in the photo)."""
+    portrait = make_portrait(image, size, where)
+    return portrait.pixels, portrait.rig, portrait.crop_box

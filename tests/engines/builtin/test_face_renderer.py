@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from helpers.faces import frame_apertures
+from tavid_core.analysis.face_points import face_points
 from tavid_core.analysis.faces import face_analyzer, identity_distance, mouth_aperture
 from tavid_core.errors import FaceNotFoundError
 from tavid_core.eval.face_signals import MOUTH_CLOSED
@@ -134,12 +135,16 @@ def test_head_pose_moves_the_face(engines, runtime, faces):
     face = engines.face_model.prepare(faces["grace_hopper"], size=SIZE, runtime=runtime)
     pose = np.array([[0, 0, 0, 0, 0, 1.0], [0.2, 0, 0, 0, 0, 1.0], [0, 0, 0.15, 0, 0, 1.0]])
     motion = Motion(fps=25, pose=pose, expr=np.zeros((3, len(EXPR_CHANNELS))), speaking=np.zeros(3))
-    rest, turned, rolled = (face_analyzer().analyze(f).landmarks for f in engines.face_model.render(face, motion,
-                                                                                                    runtime=runtime))
+    frames = engines.face_model.render(face, motion, runtime=runtime)
+    rest, turned, rolled = (face_analyzer().analyze(f).landmarks for f in frames)
     assert turned[30, 0] - rest[30, 0] > 3                     # positive yaw: the nose moves to the image's right
     eyes = lambda lm: np.degrees(np.arctan2(*(lm[45] - lm[36])[::-1]))  # noqa: E731
     assert eyes(rolled) - eyes(rest) > 4                       # positive roll: clockwise
-    assert np.abs(rest[27:68] - face.rig.points[27:68]).max() < 4  # at rest dlib finds the rig where it is
+    # at rest the face is where its rig says, for the analyser that marked it: MediaPipe's mesh, measured 1.1 px
+    # off at most (dlib, which puts Grace Hopper's mouth corner on a wrinkle 17 px out of the mesh's, in the
+    # photo as in the frame, only when MediaPipe cannot run: within 4 px of its own points then)
+    limit = 2 if face.points_from == "mediapipe" else 4
+    assert np.abs(face_points(frames[0]).landmarks[27:68] - face.rig.points[27:68]).max() < limit
 
 
 def test_cpu_remap_samples_as_the_torch_warp_does(engines, runtime, faces):

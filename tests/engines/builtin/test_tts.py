@@ -1,13 +1,16 @@
-"""The three built-in voice families, on real synthesis."""
+"""The built-in voice families, on real synthesis (Kokoro's where `tavid models fetch` has fetched it)."""
 import numpy as np
 import pytest
 
 from tavid_core.analysis.audio_features import median_pitch_hz
-from tavid_core.engines.builtin.tts.catalog import VoiceCatalog, voice_info
+from tavid_core.analysis.wheel_models import model_path
+from tavid_core.engines.builtin.tts.catalog import NEURAL_VOICES, VoiceCatalog, backend_voice_id, voice_info
 from tavid_core.errors import TavidError
 
 TEXT = "Maybe we can meet at the park by noon."
-FAMILIES = [("joe", "joe"), ("heart", "heart"), ("espeak:en-us+f3", "en-us+f3")]
+KOKORO = pytest.param("kumo", "jm_kumo", marks=pytest.mark.skipif(
+    model_path("kokoro-1") is None, reason="Kokoro not fetched (tavid models fetch)"))
+FAMILIES = [("joe", "joe"), ("heart", "heart"), ("espeak:en-us+f3", "en-us+f3"), KOKORO]
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +100,13 @@ def test_seeded_noise_replaces_random_nodes():
     assert abs(a.mean()) < 0.05 and 0.95 < a.std() < 1.05
     assert abs(np.corrcoef(a.ravel(), c.ravel())[0, 1]) < 0.05
     assert abs(np.corrcoef(a.ravel()[1:], a.ravel()[:-1])[0, 1]) < 0.05
+
+
+def test_kokoro_voices_are_there_by_name_only():
+    """Faces are mapped onto joe and heart and their variants; Kokoro's voices are chosen by name, with the
+    backend's own style."""
+    assert VoiceCatalog().neural_voices() in (("joe", "heart", "joe-high", "heart-low"), ("joe", "joe-high"),
+                                              ("heart", "heart-low"), ())
+    kokoro = [v for v in NEURAL_VOICES if v.family == "kokoro"]
+    assert {v.name for v in kokoro} == {"kumo", "alpha", "nezumi"} and not any(v.mapped for v in kokoro)
+    assert backend_voice_id("alpha") == "jf_alpha" and backend_voice_id("espeak:en+f2") == "en+f2"

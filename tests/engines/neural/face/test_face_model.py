@@ -238,7 +238,7 @@ def test_a_face_lora_trains_and_applies_with_a_strength(trained, tiny_face, clip
     out = tiny_face["root"] / "face_lora"
     assert main(["train", "face", "--config", "tiny", "--data", tiny_face["manifest"], "--size", "64", "--cache",
                  str(tiny_face["cache"]), "--init", str(tiny_face["runs"] / "face" / "face.safetensors"),
-                 "--lora-rank", "4", "--steps", "30", "--lr", "5e-3", "--warmup", "5", "--batch-size", "2",
+                 "--lora-rank", "4", "--steps", "30", "--lr", "1e-2", "--warmup", "5", "--batch-size", "2",
                  "--out", str(out), "-q"]) == 0
     lora = str(out / "face_lora.safetensors")
     assert set(inspect_checkpoint(lora).blocks) == {"face_model"}
@@ -247,7 +247,7 @@ def test_a_face_lora_trains_and_applies_with_a_strength(trained, tiny_face, clip
     off, _ = reconstruction(apply_loras(trained, [(lora, 0.0)]), track, runtime)
     on, _ = reconstruction(apply_loras(trained, [(lora, 1.0)]), track, runtime)
     assert np.array_equal(off, base)
-    assert np.abs(on.astype(int) - base).mean() > 0.5
+    assert np.abs(on.astype(int) - base).mean() > 0.5   # measured 0.81 (0.52 at lr 5e-3 on this clip)
     chained = apply_loras(apply_loras(trained, [(lora, 0.5)]), [(lora, 0.5)])
     once = apply_loras(trained, [(lora, 0.5), (lora, 0.5)])
     assert np.array_equal(reconstruction(chained, track, runtime)[0], reconstruction(once, track, runtime)[0])
