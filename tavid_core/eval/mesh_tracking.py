@@ -19,8 +19,8 @@ from ..media.images import as_uint8_rgb
 from ..runtime import Runtime
 from .clip import Clip
 from .landmark_layout import MEDIAPIPE478
-from .tracking import (BOX_PER_SPAN, Box, FaceTrack, _Rows, check_frame, embed_samples, find_pair, sampling_interval,
-                       take_sample, typical_size)
+from .tracking import (BOX_PER_SPAN, Box, FaceTrack, _Rows, check_frame, embed_samples, face_region, find_pair,
+                       sampling_interval, take_sample, typical_size)
 
 RECENTRE = 0.15          # the crop follows when the face has moved this share of its width from the crop's centre
 RESIZE = 0.3             # ... or has grown or shrunk by this share
@@ -42,11 +42,8 @@ def identity_box(frame: np.ndarray, points: np.ndarray) -> Box:
     run on a reference photo (the embedding moves with the box, by up to 0.05 for a few pixels), or one
     drawn around the points where it finds nothing."""
     guess = dlib_box(points)
-    half = guess[2] - guess[0]
-    cx, cy = (guess[0] + guess[2]) / 2, (guess[1] + guess[3]) / 2
-    h, w = frame.shape[:2]
-    x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
-    found = face_analyzer().detect(frame[y0:int(min(h, cy + half)), x0:int(min(w, cx + half))])
+    region, x0, y0 = face_region(frame, guess, 1.0)
+    found = face_analyzer().detect(region)
     if not found:
         return guess
     (left, top, right, bottom), _ = found[0]

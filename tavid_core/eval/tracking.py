@@ -161,14 +161,13 @@ def sampling_interval(clip: Clip) -> int:
                int(MIN_SAMPLE_GAP_S * clip.fps))
 
 
-def _around(frame: np.ndarray, box: Box, reach: float) -> tuple[np.ndarray, Box]:
-    """A copy of the frame `reach` box widths either side of the box's centre, and the box in it."""
+def face_region(frame: np.ndarray, box: Box, reach: float) -> tuple[np.ndarray, int, int]:
+    """The part of the frame `reach` box widths either side of the box's centre (a view), and its corner."""
     cx, cy = _centre(box)
     half = reach * (box[2] - box[0])
     h, w = frame.shape[:2]
     x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
-    crop = frame[y0:int(min(h, cy + half)), x0:int(min(w, cx + half))].copy()
-    return crop, (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
+    return frame[y0:int(min(h, cy + half)), x0:int(min(w, cx + half))], x0, y0
 
 
 def take_sample(track: FaceTrack, frame: np.ndarray, box: Box, points: np.ndarray, layout: Layout) -> None:
@@ -176,9 +175,10 @@ def take_sample(track: FaceTrack, frame: np.ndarray, box: Box, points: np.ndarra
     face itself). The embedding waits for embed_samples: dlib's network holds Python's lock while it runs
     (0.1 s), which would stall the threads that follow the faces."""
     track.sharpness.append(sharpness(frame, points, layout))
-    track.unembedded.append(_around(frame, box, 1.5))   # the aligned chip reaches ~1.1 box widths out
-    if track.first_face is None:
-        track.first_face = _around(frame, box, 1.0)[0]  # twice the box: the whole head, for a detector to find
+    region, x0, y0 = face_region(frame, box, 1.5)   # the aligned chip reaches ~1.1 box widths out
+    track.unembedded.append((region.copy(), (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)))
+    if track.first_face is None:   # twice the box: the whole head, for a detector to find
+        track.first_face = face_region(frame, box, 1.0)[0].copy()
 
 
 def embed_samples(*tracks: FaceTrack) -> None:
