@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -182,14 +184,16 @@ class TavidPipeline:
         face_a, face_b = facing_each_other((face_a, face_b), settings.mirror)
         clock = StageClock()
 
-        voices = self.voices(face_a, face_b, settings)
         model = self.engines.face_model
-        prepared = prepare_faces(model, (face_a, face_b), settings.size, self.runtime)
-        clock.lap("faces")
-        speech = self.speech(dialogue, voices, settings)
-        clock.lap("speech")
-        motion_a, motion_b = self.motion(speech, settings)
-        clock.lap("motion")
+        with preparing_faces(model, (face_a, face_b), settings.size, self.runtime) as prepared_faces:
+            voices = self.voices(face_a, face_b, settings)
+            clock.lap("voices")
+            speech = self.speech(dialogue, voices, settings)
+            clock.lap("speech")
+            motion_a, motion_b = self.motion(speech, settings)
+            clock.lap("motion")
+            prepared = prepared_faces()
+            clock.lap("faces")   # what is left of their preparation once speech and motion are done
 
         frames = render_video(model, prepared, (motion_a, motion_b), speech, output, layout=settings.layout,
                               sampler=settings.sampler, runtime=self.runtime, window=settings.window)
@@ -215,13 +219,14 @@ class TavidPipeline:
         settings.check()
         photos = facing_each_other((face_a, face_b), settings.mirror)
         clock = StageClock()
-        prepared = prepare_faces(self.engines.face_model, photos, settings.size, self.runtime)
-        clock.lap("faces")
-        dubbed = dub_speech(recording, dialogue, dub_settings or DubSettings(), runtime=self.runtime)
-        speech = dubbed.speech
-        clock.lap("speech")
-        motions = self.motion(speech, settings)
-        clock.lap("motion")
+        with preparing_faces(self.engines.face_model, photos, settings.size, self.runtime) as prepared_faces:
+            dubbed = dub_speech(recording, dialogue, dub_settings or DubSettings(), runtime=self.runtime)
+            speech = dubbed.speech
+            clock.lap("speech")
+            motions = self.motion(speech, settings)
+            clock.lap("motion")
+            prepared = prepared_faces()
+            clock.lap("faces")
         frames = motions[0].num_frames
         frames = render_video(self.engines.face_model, prepared, motions, speech, output, layout=settings.layout,
                               sampler=settings.sampler, runtime=self.runtime, window=settings.window,
@@ -253,6 +258,20 @@ def prepare_faces(face_model: FaceModel, photos: tuple[np.ndarray, np.ndarray], 
                  for photo, field in zip(photos, where))
 
 
+@contextmanager
+def preparing_faces(face_model: FaceModel, photos: tuple[np.ndarray, np.ndarray], size: int, runtime: Runtime):
+    """Both faces prepared on a thread of their own while the block works out speech and motion (which do not
+    need them; face analysis and speech synthesis mostly leave Python's lock free). Yields a function that waits
+    for the prepared faces and returns them, raising what preparing them raised."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tavid-prepare") as pool:
+        job = pool.submit(prepare_faces, face_model, photos, size, runtime)
+        try:
+            yield job.result
+        except BaseException:
+            job.cancel()
+            raise
+
+
 def render_video(face_model: FaceModel, faces: tuple[PreparedFace, PreparedFace], motions: tuple[Motion, Motion],
                  speech: Speech, output: str, *, layout: str, sampler: SamplerSettings, runtime: Runtime,
                  window: int = 25, soundtrack=None) -> int:
@@ -277,13 +296,30 @@ def render_video(face_model: FaceModel, faces: tuple[PreparedFace, PreparedFace]
                for face, motion in zip(faces, motions)]
     # one progress bar per run: a sampling engine counts its own steps
     steps = windows if face_model.counts_steps else runtime.steps(windows, len(windows), "frames")
-    with VideoWriter(output, fps, width, height, audio, rate) as writer, one_core_left():
+    with VideoWriter(output, fps, width, height, audio, rate) as writer, one_core_left(), \
+            _face_threads(face_model) as pool:
         for start in steps:
             runtime.check_interrupt()
             stop = min(start + window, frames)
-            rendered = [next(stream) for stream in streams]
+            rendered = list(pool.map(next, streams))
             writer.write(compose(layout, *rendered, holder=holder[start:stop]))
     return frames
+
+
+class _OnThisThread:
+    """An executor's `map`, run on the caller's thread."""
+    map = staticmethod(map)
+
+
+@contextmanager
+def _face_threads(face_model: FaceModel):
+    """Where each face's next window renders: on a thread of its own when the model allows it (the two faces
+    then keep both cores busy beside the encoder), else one after the other on the caller's thread."""
+    if not face_model.renders_concurrently:
+        yield _OnThisThread
+        return
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tavid-face") as pool:
+        yield pool
 
 
 def write_timeline(video: str, frames: int, fps: float, speech: Speech, speakers: tuple[str, str] | None,

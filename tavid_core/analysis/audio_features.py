@@ -39,10 +39,12 @@ def pitch_hz(audio: np.ndarray, sample_rate: int, rate: float = 100.0, fmin: flo
     win = int(round(sample_rate * 0.04))
     frames = _frames(audio, hop, win)
     lo, hi = int(sample_rate / fmax), min(int(sample_rate / fmin), win - 2)
-    loud = energy_db(audio, sample_rate, rate)[: len(frames)] > -45.0
-    f0 = np.concatenate([_block_pitch(frames[i:i + _BLOCK], sample_rate, lo, hi, threshold)
-                         for i in range(0, len(frames), _BLOCK)])
-    return np.where(loud, f0, 0.0).astype(np.float32)
+    loud = np.nonzero(energy_db(audio, sample_rate, rate)[: len(frames)] > -45.0)[0]
+    f0 = np.zeros(len(frames), np.float32)   # quiet frames are unvoiced: in a conversation's track, half of them
+    for i in range(0, len(loud), _BLOCK):
+        rows = loud[i:i + _BLOCK]
+        f0[rows] = _block_pitch(frames[rows], sample_rate, lo, hi, threshold)
+    return f0
 
 
 def _block_pitch(frames: np.ndarray, sample_rate: int, lo: int, hi: int, threshold: float) -> np.ndarray:

@@ -90,9 +90,13 @@ _open: "weakref.WeakSet[FaceLandmarker]" = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
-    # MediaPipe's landmarker left open at interpreter exit prints a TypeError from its C dispatcher
+    # MediaPipe's landmarker left open at interpreter exit prints a TypeError from its C dispatcher; closing
+    # one after Python's thread pools have shut down raises "cannot schedule new futures", which is harmless
     for landmarker in list(_open):
-        landmarker.close()
+        try:
+            landmarker.close()
+        except RuntimeError:
+            pass
 
 
 @contextmanager

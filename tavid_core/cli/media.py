@@ -1,5 +1,5 @@
-"""`tavid voices`, `tavid samples` and `tavid strip`: the built-in voices, the sample portraits, and a
-picture of captioned frames of a video."""
+"""`tavid voices`, `tavid samples`, `tavid strip` and `tavid mouths`: the built-in voices, the sample portraits,
+a picture of captioned frames of a video, and one of the built-in renderer's mouths for given faces."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,18 @@ def cmd_strip(args) -> int:
     return 0
 
 
+def cmd_mouths(args) -> int:
+    from ..engines.builtin.mouth_sheet import mouth_sheet
+    from ..examples import SAMPLE_PORTRAITS, sample_portrait
+    from ..media.images import load_image
+    if args.face:
+        faces = [(os.path.basename(path), load_image(path)) for path in args.face]
+    else:
+        faces = [(name.replace("_", " "), sample_portrait(name)) for name in SAMPLE_PORTRAITS]
+    print(mouth_sheet(faces, args.output, width=args.width))
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     voices = sub.add_parser("voices", help="list the built-in voices")
     voices.set_defaults(func=cmd_voices)
@@ -49,3 +61,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     strip.add_argument("--columns", type=int, default=2, help="frames per row (default: %(default)s)")
     strip.add_argument("--width", type=int, default=480, help="pixels per frame (default: %(default)s)")
     strip.set_defaults(func=cmd_strip)
+    mouths = sub.add_parser("mouths", help="close-ups of each face's mouth at six openings, as the built-in "
+                                           "renderer draws it")
+    mouths.add_argument("--face", action="append", metavar="IMG", help="a photo (repeat for more; default: the "
+                                                                       "two sample portraits)")
+    mouths.add_argument("-o", "--output", default="mouths.png", help="PNG or JPG to write (default: %(default)s)")
+    mouths.add_argument("--width", type=int, default=200, help="pixels per close-up (default: %(default)s)")
+    mouths.set_defaults(func=cmd_mouths)

@@ -96,6 +96,9 @@ class PreparedFace(ABC):
 
 class FaceModel(Engine):
     counts_steps: bool = False   # True: rendering reports progress per sampling step itself
+    # True: two faces may render at once on two threads (the work releases Python's lock and the faces share
+    # no state); a sampling model on one accelerator gains nothing from it
+    renders_concurrently: bool = False
     @abstractmethod
     def prepare(self, image: np.ndarray, *, size: int, runtime: Runtime, where: str = "face") -> PreparedFace:
         """Analyse a reference photo (uint8 RGB) into a `size` x `size` face to animate."""

@@ -9,6 +9,7 @@ import json
 import os
 
 from ..errors import TavidError
+from .captions import caption_font
 
 
 def _pick(path: str, count: int, timeline: dict | None) -> list[tuple[float, str]]:
@@ -43,7 +44,7 @@ def frame_strip(video: str, output: str, count: int = 6, columns: int = 2, width
                 timeline_path: str | None = None) -> str:
     """Write a grid of `count` captioned frames of `video` to `output` (PNG)."""
     import av
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     if not os.path.isfile(video):
         raise TavidError("no such video file", where=video)
@@ -54,10 +55,7 @@ def frame_strip(video: str, output: str, count: int = 6, columns: int = 2, width
         with open(timeline_path, encoding="utf-8") as f:
             timeline = json.load(f)
     moments = _pick(video, count, timeline)
-    try:
-        font = ImageFont.load_default(size=15)
-    except TypeError:  # Pillow < 10.1 has only the small bitmap font
-        font = ImageFont.load_default()
+    font = caption_font(15)
     if hasattr(font, "font_variant") and moments:  # a scalable font: shrink it to fit narrow tiles (tall videos)
         longest = max(font.getlength(text) for _, text in moments)
         if longest > width - 12:

@@ -144,6 +144,19 @@ def test_strip_of_a_generated_video(generated):
     assert sheet[:100, :200].std() > 20  # a picture, not an empty tile
 
 
+def test_mouths_of_a_photo_and_of_one_without_a_face(tmp_path, faces, cat_image):
+    from PIL import Image
+    save_image(faces["astronaut"], str(tmp_path / "astro.png"))
+    save_image(cat_image, str(tmp_path / "cat.png"))
+    result = tavid("mouths", "--face", "astro.png", "-o", "m.jpg", "--width", "100", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert np.asarray(Image.open(tmp_path / "m.jpg")).shape[1] == 600
+    bad = tavid("mouths", "--face", "cat.png", "-o", "c.png", cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == [bad.stderr.strip()] and "cat.png: no face found" in bad.stderr
+    assert not (tmp_path / "c.png").exists()
+
+
 def test_eval_of_a_generated_video(generated):
     folder, _ = generated
     text = tavid("eval", "out/talk.mp4", "-q", cwd=folder)

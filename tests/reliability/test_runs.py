@@ -202,3 +202,23 @@ def test_the_speech_generator_node_has_its_own_length_limit(pack, engines, voice
     clear_error(lambda: SpeechGenerator.execute(speech_model=engines.speech_model, text=text, voice_a=voices[0],
                                                 voice_b=voices[1], max_minutes=max_minutes),
                 words, "TAVID Speech Generator / text")
+
+
+def test_two_faces_rendered_at_once_give_the_frames_rendered_one_after_the_other(engines, runtime, faces,
+                                                                                 short_speech, short_motion, tmp_path):
+    """The built-in faces render on two threads beside the encoder; the video must be the one a single thread
+    makes, bit for bit."""
+    import copy
+
+    from tavid_core.media.video import read_video
+    from tavid_core.pipeline import prepare_faces, render_video
+    one_thread = copy.copy(engines.face_model)
+    one_thread.renders_concurrently = False
+    prepared = prepare_faces(engines.face_model, pipeline_faces(faces), SIZE, runtime)
+    videos = []
+    for model, name in ((engines.face_model, "two.mp4"), (one_thread, "one.mp4")):
+        render_video(model, prepared, short_motion, short_speech, str(tmp_path / name), layout="side_by_side",
+                     sampler=SamplerSettings(), runtime=runtime, window=10)
+        videos.append(read_video(str(tmp_path / name))[0])
+    assert engines.face_model.renders_concurrently and videos[0].shape[0] == short_motion[0].num_frames
+    assert np.array_equal(videos[0], videos[1]) and videos[0].std() > 20

@@ -59,12 +59,27 @@ def _anchors(rig: FaceRig, size: int) -> tuple[np.ndarray, Box, Box]:
     return ring, box, detail
 
 
+JAW_EASING = 0.3   # a fully open jaw shows 70 % of the rig's opening: a loud vowel, not a yawn
+
+
+def softened_jaw(expr: np.ndarray, names) -> np.ndarray:
+    """`expr` with its jaw opening eased towards the top: small openings as they are, the widest ones
+    (0.4 eye-corner distances in the rig, which on a wide smiling mouth reads as a shout) brought down."""
+    if "jaw_open" not in names:
+        return expr
+    out = np.array(expr, np.float32, copy=True)
+    jaw = out[:, list(names).index("jaw_open")]
+    jaw -= JAW_EASING * np.clip(jaw, 0, None) ** 2
+    return out
+
+
 def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 class BuiltinFaceRenderer(FaceModel):
     name = "builtin-warp"
+    renders_concurrently = True   # OpenCV's remap and torch's spline fit release Python's lock
 
     def __init__(self, grid_step: int = 16, batch: int = 16):
         self.grid_step = grid_step
@@ -99,13 +114,14 @@ class BuiltinFaceRenderer(FaceModel):
                            ((y0, y1), (0, x0)), ((y0, y1), (x1, face.size))):  # what lies outside the warped box
             out[:, slice(*rows), slice(*cols)] = face.pixels[slice(*rows), slice(*cols)]
         out_view = torch.from_numpy(out)
+        expr = softened_jaw(motion.expr, motion.expr_names)
         blink_channels = [motion.expr_names.index(c) for c in ("blink_right", "blink_left")]
-        blinks = [motion.expr[:, c] for c in blink_channels]
-        open_expr = motion.expr.copy()
+        blinks = [expr[:, c] for c in blink_channels]
+        open_expr = expr.copy()
         open_expr[:, blink_channels] = 0.0
         for start in range(0, motion.num_frames, self.batch):
             stop = min(start + self.batch, motion.num_frames)
-            targets = face.rig.targets(motion.pose[start:stop], motion.expr[start:stop], motion.expr_names)
+            targets = face.rig.targets(motion.pose[start:stop], expr[start:stop], motion.expr_names)
             target = torch.from_numpy(targets).to(device)
             # the lids are painted over the eye as it is open: the warp lowers the lid only part of the way,
             # and the painted one covers what it leaves, the upper lashes included, down to the lower lid

@@ -188,8 +188,9 @@ class BuiltinMotionMapper(MotionMapper):
                 _add_bump(nods, at + 0.45, 0.4, 0.6 * depth)
             elif kind == "smile":
                 _add_bump(smile, at + 0.1, rng.uniform(0.8, 1.4), 0.25)
-            elif kind == "brow":
+            elif kind == "brow":   # a brow flash comes with a slight lift of the head, as the face opens up
                 _add_bump(brow, at, 0.7, 0.35)
+                _add_bump(nods, at, 0.5, -0.5 * depth)
             if seg.text.rstrip().endswith("?") and end == seg.end_s:
                 _add_bump(brow, end + 0.2, 0.8, 0.3)
         for seg in partner:

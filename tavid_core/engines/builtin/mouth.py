@@ -112,8 +112,9 @@ def paint_mouth(frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, unit: f
     lower_h = np.clip(0.12 * gap - 0.02 * unit, 0, 0.035 * unit)
     # the upper teeth's texture upside down: its biting edge at the tips, its body going down behind the lip
     lower_rgb, lower_alpha = look.teeth.sample((xs - centre_x) / (0.8 * unit), 0.085 - (lower_h - above_bottom) / unit)
-    lower_alpha = lower_alpha * np.clip(1 - (side / 0.55) ** 2, 0, 1) * (lower_h > 0.5) * (above_bottom < lower_h + 2)
-    color = color * (1 - lower_alpha[..., None]) + lower_rgb * 0.62 * lower_alpha[..., None]
+    # mostly behind the lower lip and in its shade: only a hint of them, warmed by the mouth around them
+    lower_alpha = 0.6 * lower_alpha * np.clip(1 - (side / 0.55) ** 2, 0, 1) * (lower_h > 0.5) * (above_bottom < lower_h + 2)
+    color = color * (1 - lower_alpha[..., None]) + (lower_rgb * 0.5 + 0.15 * look.tongue) * lower_alpha[..., None]
 
     # upper teeth from the texture, their tops tucked under the upper lip, receding at the sides
     tex, tex_alpha = look.teeth.sample((xs - centre_x) / unit, below_top / unit)

@@ -181,3 +181,15 @@ def test_any_photo_shape_gives_a_square_portrait(engines, runtime, faces):
     tall = faces["grace_hopper"][:, 150:420]  # a narrow crop that forces padding
     face = engines.face_model.prepare(tall, size=128, runtime=runtime)
     assert tuple(face.image.shape) == (3, 128, 128)
+
+
+def test_opencv_upsampling_matches_torch():
+    """The warp's grid is upsampled by OpenCV on the CPU and by torch elsewhere: the same values, both
+    bilinear between cell centres with the outer ones held to the edge."""
+    import torch
+
+    from tavid_core.engines.builtin.warp import upsample_opencv, upsample_torch
+    grid = torch.randn(3, 9, 7, 2, generator=torch.Generator().manual_seed(0))
+    a, b = upsample_opencv(grid, 61, 45), upsample_torch(grid, 61, 45)
+    assert a.shape == b.shape == (3, 61, 45, 2)
+    assert (a - b).abs().max() < 1e-4 and a.std() > 0.3

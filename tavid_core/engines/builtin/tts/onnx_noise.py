@@ -23,7 +23,7 @@ def make_noise_seeded(model):
     from onnx import TensorProto, helper
 
     graph = model.graph
-    targets = [n for n in graph.node if n.op_type == "RandomNormalLike"]
+    targets = [(i, n) for i, n in enumerate(graph.node) if n.op_type == "RandomNormalLike"]
     if not targets:
         return 0
     graph.input.append(helper.make_tensor_value_info(SEED_INPUT, TensorProto.INT64, [1]))
@@ -32,8 +32,8 @@ def make_noise_seeded(model):
         arr = np.array(value, dtype=dtype)
         return helper.make_node("Constant", [], [name], value=onnx.numpy_helper.from_array(arr, name))
 
-    new_nodes = []
-    for k, node in enumerate(targets):
+    replacements = {}
+    for k, (at, node) in enumerate(targets):
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         p = f"/seeded_noise_{k}/"
         n = []
@@ -63,11 +63,11 @@ def make_noise_seeded(model):
         normal = op("Mul", [normal, c("scale", [attrs.get("scale", 1.0)], np.float32)], "scaled")
         normal = op("Add", [normal, c("mean", [attrs.get("mean", 0.0)], np.float32)], "shifted")
         n.append(helper.make_node("Reshape", [normal, shape], [node.output[0]]))
-        new_nodes.append((node, n))
+        replacements[at] = n
 
-    for node, replacement in new_nodes:
-        at = list(graph.node).index(node)
-        graph.node.remove(node)
-        for offset, new in enumerate(replacement):
-            graph.node.insert(at + offset, new)
+    # the graph's nodes rebuilt once: removing and inserting one by one compares and shifts the whole
+    # repeated field each time (1.8 s for piper's joe)
+    nodes = [new for at, node in enumerate(graph.node) for new in replacements.get(at, [node])]
+    del graph.node[:]
+    graph.node.extend(nodes)
     return len(targets)

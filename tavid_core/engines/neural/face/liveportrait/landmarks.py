@@ -1,12 +1,12 @@
 """The one place the LivePortrait engine reads face landmarks: the crop and the photo's own mouth and eye
-opening come from here. Today dlib's 68 points (analysis/faces.py); MediaPipe's 478 points can replace
-`face_landmarks` without touching the rest (for them: eye corners 33/133 and 362/263, lids 159/145 and 386/374,
-mouth corners 61/291, inner lips 13/14).
+opening come from here. The points are those the built-in renderer rigs (analysis/face_points.py): MediaPipe's
+face mesh in dlib's 68-point layout, dlib's own points where MediaPipe cannot run. The mesh's inner lips are
+where the lips are; dlib's, which sit on a smile's teeth, are first widened to them (shared/lips.py).
 
 The ratios are those the lip and eye networks were trained on, measured on LivePortrait's own 203-point
-landmarker as a gap over a width: lid gap / eye width per eye, inner-lip gap / mouth width. dlib's lid points sit
-a third of the way along the eye, where an elliptic eye is sqrt(1 - 1/9) = 0.94 as open as in the middle, so its
-lid gaps are divided by that to read as the middle's.
+landmarker as a gap over a width: lid gap / eye width per eye, inner-lip gap / mouth width. The layout's lid points
+(dlib's, and the mesh vertices that stand for them) sit a third of the way along the eye, where an elliptic eye is
+sqrt(1 - 1/9) = 0.94 as open as in the middle, so their lid gaps are divided by that to read as the middle's.
 """
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .....analysis.faces import face_analyzer, mouth_aperture
+from .....analysis.face_points import face_points
+from .....analysis.faces import mouth_aperture
 from .....media.images import as_uint8_rgb
-from ....shared.lips import fit_lips_to_teeth, with_lip_quarters
+from ....shared.lips import open_lip_points
 
 DLIB_LID_THIRDS = float(np.sqrt(1 - 1 / 9))
 # dlib 68, 0-based: eye corners and lid points (the person's right eye first: image left), mouth corners
@@ -42,8 +43,10 @@ def _eye_open(points: np.ndarray, outer: int, inner: int, upper: tuple[int, int]
 def face_landmarks(image: np.ndarray, where: str = "face") -> FaceLandmarks:
     """The main face's landmarks in a photo (uint8 RGB), or a FaceNotFoundError that says how to fix it."""
     image = as_uint8_rgb(image, where)
-    points = face_analyzer().analyze(image, where=where).landmarks.astype(np.float64)
-    lips = fit_lips_to_teeth(image.astype(np.float32) / 255.0, with_lip_quarters(points))  # dlib puts lips on teeth
+    marked = face_points(image, where=where)
+    points = marked.landmarks.astype(np.float64)
+    mesh = None if marked.mesh is None else marked.mesh.points
+    lips = open_lip_points(image.astype(np.float32) / 255.0, points, mesh)
     return FaceLandmarks(
         points=points,
         eye_centres=np.stack([points[[a, b]].mean(0) for a, b, _, _ in _EYES]),
