@@ -297,29 +297,24 @@ def render_video(face_model: FaceModel, faces: tuple[PreparedFace, PreparedFace]
     # one progress bar per run: a sampling engine counts its own steps
     steps = windows if face_model.counts_steps else runtime.steps(windows, len(windows), "frames")
     with VideoWriter(output, fps, width, height, audio, rate) as writer, one_core_left(), \
-            _face_threads(face_model) as pool:
+            _face_threads(face_model) as run_each:
         for start in steps:
             runtime.check_interrupt()
             stop = min(start + window, frames)
-            rendered = list(pool.map(next, streams))
+            rendered = list(run_each(next, streams))
             writer.write(compose(layout, *rendered, holder=holder[start:stop]))
     return frames
 
 
-class _OnThisThread:
-    """An executor's `map`, run on the caller's thread."""
-    map = staticmethod(map)
-
-
 @contextmanager
 def _face_threads(face_model: FaceModel):
-    """Where each face's next window renders: on a thread of its own when the model allows it (the two faces
-    then keep both cores busy beside the encoder), else one after the other on the caller's thread."""
+    """A `map` for each face's next window: on a thread per face when the model allows it (the two faces then
+    keep both cores busy beside the encoder), else Python's own, one after the other on the caller's thread."""
     if not face_model.renders_concurrently:
-        yield _OnThisThread
+        yield map
         return
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tavid-face") as pool:
-        yield pool
+        yield pool.map
 
 
 def write_timeline(video: str, frames: int, fps: float, speech: Speech, speakers: tuple[str, str] | None,

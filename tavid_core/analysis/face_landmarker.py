@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import weakref
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -93,10 +93,8 @@ def _close_all() -> None:
     # MediaPipe's landmarker left open at interpreter exit prints a TypeError from its C dispatcher; closing
     # one after Python's thread pools have shut down raises "cannot schedule new futures", which is harmless
     for landmarker in list(_open):
-        try:
+        with suppress(RuntimeError):
             landmarker.close()
-        except RuntimeError:
-            pass
 
 
 @contextmanager

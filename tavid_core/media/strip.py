@@ -9,7 +9,7 @@ import json
 import os
 
 from ..errors import TavidError
-from .captions import caption_font
+from .sheets import caption_font, save_sheet
 
 
 def _pick(path: str, count: int, timeline: dict | None) -> list[tuple[float, str]]:
@@ -81,9 +81,5 @@ def frame_strip(video: str, output: str, count: int = 6, columns: int = 2, width
     sheet = Image.new("RGB", (columns * width + (columns - 1) * 4, rows * tiles[0].height + (rows - 1) * 4), "white")
     for i, tile in enumerate(tiles):
         sheet.paste(tile, ((i % columns) * (width + 4), (i // columns) * (tile.height + 4)))
-    if output.lower().endswith((".jpg", ".jpeg")):
-        sheet.save(output, quality=88)
-    else:
-        sheet.save(output)
-    return output
+    return save_sheet(sheet, output)
 

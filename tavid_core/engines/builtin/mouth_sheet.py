@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import TavidError
-from ...media.captions import caption_font
+from ...media.sheets import caption_font, save_sheet
 from ...runtime import StandaloneRuntime
 from ...types import EXPR_CHANNELS, Motion
 from .face_renderer import BuiltinFaceRenderer
@@ -57,10 +57,5 @@ def mouth_sheet(faces: list[tuple[str, np.ndarray]], output: str, openings=OPENI
     for row in rows:
         sheet.paste(row, (0, top))
         top += row.height
-    try:
-        sheet.save(output, quality=90) if output.lower().endswith((".jpg", ".jpeg")) else sheet.save(output)
-    except (OSError, ValueError) as e:
-        raise TavidError(f"cannot write the picture: {e}", where=output,
-                         fix="Give a writable path ending in .png or .jpg.") from None
-    return output
+    return save_sheet(sheet, output)
 
